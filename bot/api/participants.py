@@ -1,0 +1,101 @@
+"""The fixed part of the participants API (DESIGN.md "Contract")."""
+
+from __future__ import annotations
+
+from aiohttp import web
+from sqlalchemy import select
+
+from bot.api.common import json_body, page_args, path_id
+from bot.errors import Conflict, NotFound, ValidationError
+from bot.host.audit import audit
+from bot.host.flows import start_flow
+from bot.staff.participants import create_participant, participant_json
+from bot.store.models import Answer, Participant
+from bot.web.keys import SERVICES
+
+routes = web.RouteTableDef()
+
+
+@routes.post("/api/participants")
+async def create(request: web.Request) -> web.Response:
+    services = request.app[SERVICES]
+    data = await json_body(request)
+    async with services.sessions() as db, db.begin():
+        participant = await create_participant(db, data, services.clock.now(), "api")
+        body = participant_json(participant)
+    return web.json_response(body, status=201)
+
+
+@routes.get("/api/participants")
+async def list_participants(request: web.Request) -> web.Response:
+    services = request.app[SERVICES]
+    limit, offset = page_args(request)
+    async with services.sessions() as db:
+        rows = await db.scalars(
+            select(Participant).order_by(Participant.id).limit(limit).offset(offset)
+        )
+        return web.json_response([participant_json(p) for p in rows])
+
+
+async def _get(request: web.Request) -> Participant:
+    services = request.app[SERVICES]
+    async with services.sessions() as db:
+        participant = await db.get(Participant, path_id(request))
+    if participant is None or participant.status == "erased":
+        raise NotFound("no such participant")
+    return participant
+
+
+@routes.get("/api/participants/{id}")
+async def read(request: web.Request) -> web.Response:
+    return web.json_response(participant_json(await _get(request)))
+
+
+@routes.post("/api/participants/{id}/flows")
+async def start(request: web.Request) -> web.Response:
+    """Start a flow now: replaces a running flow, not held for quiet hours."""
+    services = request.app[SERVICES]
+    data = await json_body(request)
+    flow_id = data.get("flow")
+    if not isinstance(flow_id, str):
+        raise ValidationError("flow is required, e.g. sleep_checkin", "invalid_flow")
+    if services.flows.get(flow_id) is None:
+        raise NotFound(f"no flow called {flow_id[:64]!r}", "unknown_flow")
+    async with services.sessions() as db, db.begin():
+        participant = await db.get(Participant, path_id(request))
+        if participant is None or participant.status == "erased":
+            raise NotFound("no such participant")
+        if participant.status == "opted_out":
+            raise Conflict("the participant has opted out; nothing was sent", "opted_out")
+        if not participant.consent:
+            raise Conflict("the participant has not consented; nothing was sent", "no_consent")
+        session = await start_flow(services, db, participant, flow_id, trigger="api")
+        assert session is not None
+        audit(
+            db,
+            services.clock.now(),
+            "api",
+            "flow.start",
+            f"participant:{participant.id}",
+            flow=flow_id,
+        )
+        body = {"session_id": session.id, "flow": flow_id, "participant_id": participant.id}
+    services.outbox_wake.set()
+    return web.json_response(body, status=202)
+
+
+@routes.get("/api/participants/{id}/answers")
+async def answers(request: web.Request) -> web.Response:
+    participant = await _get(request)
+    services = request.app[SERVICES]
+    async with services.sessions() as db:
+        rows = await db.scalars(
+            select(Answer)
+            .where(Answer.participant_id == participant.id)
+            .order_by(Answer.at, Answer.id)
+        )
+        body = [
+            {"flow": a.flow_id, "key": a.key, "value": a.value, "at": a.at.isoformat()}
+            for a in rows
+        ]
+    return web.json_response(body)

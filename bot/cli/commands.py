@@ -1,0 +1,120 @@
+"""What each command does; argument parsing lives in ``bot.cli``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import signal
+import sys
+
+from aiohttp import web
+
+from bot.cli import staff
+from bot.config import load_settings
+from bot.host.services import build_services
+from bot.logs import configure_logging
+from bot.store.migrate import upgrade
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.command == "flows" and args.action in ("extract", "coverage"):
+        from bot.cli.translations import run as run_translations
+
+        return run_translations(args.action, args.format)
+    if args.command == "flows":
+        from bot.cli.flows_check import run as run_flows
+
+        return run_flows(args)
+    if args.command == "chat":
+        from bot.cli.chat import chat
+
+        return chat(args.flow, args.lang, args.name)
+    settings = load_settings()
+    configure_logging()
+    if args.command == "db":
+        upgrade(settings.database_url)
+        print("database is up to date")
+        return 0
+    if args.command == "users":
+        from bot.cli.users import add_user_command
+
+        return asyncio.run(add_user_command(settings, args.email, args.role, args.name))
+    upgrade(settings.database_url)
+    if args.command in staff.COMMANDS:
+        return staff.run(args, settings)
+    if args.command == "serve":
+        return asyncio.run(_serve(settings))
+    return asyncio.run(_worker(settings))
+
+
+async def _serve(settings: object) -> int:
+    from bot.config import Settings
+    from bot.staff.demo import DEMO_COACH, seed_demo
+    from bot.web.app import create_app
+
+    assert isinstance(settings, Settings)
+    signalled = _signal_event()
+    services = build_services(settings)
+    from bot.authoring.library import poll_library, refresh_library
+
+    await refresh_library(services)  # run the published flow versions (issue 7)
+    if not settings.run_workers_in_process:  # no scheduler here to poll for publishes
+        reloader = asyncio.create_task(poll_library(services))
+    if settings.seed_demo:
+        password = await seed_demo(services)
+        if password:
+            print(f"Demo coach login (shown once): {DEMO_COACH} / {password}", flush=True)
+    app = create_app(services)
+    runner = web.AppRunner(app, handle_signals=False, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, host="0.0.0.0", port=settings.port, shutdown_timeout=20)
+    await site.start()
+    print(f"Rethink Check-ins on http://localhost:{settings.port}/simulator", flush=True)
+    await _until_signal(signalled)
+    if not settings.run_workers_in_process:
+        reloader.cancel()
+    await runner.cleanup()  # stops taking requests, finishes in-flight ones
+    return 0
+
+
+async def _worker(settings: object) -> int:
+    from bot.config import Settings
+    from bot.outbox.sender import run_sender
+    from scheduler import build_scheduler
+
+    assert isinstance(settings, Settings)
+    signalled = _signal_event()
+    services = build_services(settings)
+    from bot.authoring.library import refresh_library
+
+    await refresh_library(services)  # then the scheduler's flows_reload job keeps it fresh
+    stop = asyncio.Event()
+    sender = asyncio.create_task(run_sender(services, stop, services.outbox_wake))
+    scheduler = build_scheduler(services)
+    scheduler.start()
+    print("worker running: scheduler and outbox sender", flush=True)
+    await _until_signal(signalled)
+    scheduler.shutdown(wait=False)
+    stop.set()
+    services.outbox_wake.set()
+    with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+        await asyncio.wait_for(sender, timeout=20)
+    await services.close()
+    return 0
+
+
+def _signal_event() -> asyncio.Event:
+    """Handle SIGTERM/SIGINT from now on: installed before the process says it is ready, so
+    a signal can never arrive while the default handler would kill it mid-work."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    return stop
+
+
+async def _until_signal(stop: asyncio.Event) -> None:
+    await stop.wait()
+    print("stopping…", file=sys.stderr, flush=True)

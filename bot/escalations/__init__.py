@@ -1,0 +1,1 @@
+"""The escalation lifecycle: claim, note, resolve, reassign, notify, re-notify."""

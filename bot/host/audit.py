@@ -1,0 +1,17 @@
+"""Append to the audit log inside the caller's transaction."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.store.models import AuditEntry
+
+
+def audit(
+    db: AsyncSession, at: datetime, actor: str, action: str, subject: str, **detail: Any
+) -> None:
+    """Record who did what to which record; never the personal data itself."""
+    db.add(AuditEntry(at=at, actor=actor, action=action, subject=subject, detail=detail))

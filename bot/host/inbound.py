@@ -1,0 +1,313 @@
+"""One inbound message, as the design draws it.
+
+``receive`` stores the message (dedup by channel and provider id) and commits,
+so nothing accepted is lost; ``drain`` then processes a participant's unprocessed
+messages in arrival order under a lock, one transaction per message: safety
+screen first, then STOP/START/HELP, then the running flow.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.channels.base import InboundMessage
+from bot.engine import Reply
+from bot.host import replies
+from bot.host.audit import audit
+from bot.host.escalations import open_escalation
+from bot.host.flows import end_session, live_session, resume_flow, start_flow
+from bot.host.keywords import asks_for_coach, command_of
+from bot.host.outbox import cancel_pending, enqueue
+from bot.host.services import Services
+from bot.safety import crisis_reply, screen
+from bot.store.models import InboundMessage as InboundRow
+from bot.store.models import Participant
+
+log = logging.getLogger(__name__)
+MAX_STORED_TEXT = 4000
+
+
+def clean(text: str | None, limit: int) -> str | None:
+    """Text the database can store: no NUL bytes or lone surrogates, bounded length."""
+    if not text:
+        return None
+    safe = text.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")
+    return safe[:limit] or None
+
+
+@dataclass(frozen=True)
+class Received:
+    inbound_id: int | None
+    participant_id: int | None
+    duplicate: bool
+
+
+async def find_participant(db: AsyncSession, channel: str, sender: str) -> Participant | None:
+    if channel == "telegram":
+        query = select(Participant).where(Participant.telegram_chat_id == sender)
+    elif channel == "simulator":
+        if not sender.isdigit():
+            return None
+        query = select(Participant).where(Participant.id == int(sender))
+    else:
+        query = select(Participant).where(Participant.phone == sender).order_by(Participant.id)
+    found: Participant | None = await db.scalar(query.limit(1))
+    return found
+
+
+async def receive(services: Services, message: InboundMessage) -> Received:
+    """Store the message once; a second copy of the same provider id is a duplicate."""
+    async with services.sessions() as db:
+        participant = await find_participant(db, message.channel, message.sender)
+        participant_id = participant.id if participant else None
+        row = InboundRow(
+            channel=message.channel,
+            provider_id=clean(message.provider_id, 128) or "-",
+            participant_id=participant_id,
+            sender=clean(message.sender, 64) or "-",
+            text=clean(message.text, MAX_STORED_TEXT),
+            button=clean(message.button, 256),
+            media_count=message.media_count,
+            received_at=services.clock.now(),
+        )
+        db.add(row)
+        try:
+            await db.commit()
+        except IntegrityError:
+            await db.rollback()
+            log.info("duplicate inbound ignored", extra={"channel": message.channel})
+            return Received(None, participant_id, True)
+        return Received(row.id, row.participant_id, False)
+
+
+async def _lock(db: AsyncSession, participant_id: int) -> Participant | None:
+    """Take the participant's row lock (FOR UPDATE on PostgreSQL, the write lock on SQLite)."""
+    if db.bind.dialect.name == "sqlite":
+        await db.execute(
+            update(Participant).where(Participant.id == participant_id).values(id=Participant.id)
+        )
+        return await db.get(Participant, participant_id)
+    locked: Participant | None = await db.scalar(
+        select(Participant).where(Participant.id == participant_id).with_for_update()
+    )
+    return locked
+
+
+async def drain(services: Services, participant_id: int) -> int:
+    """Process every unprocessed message of one participant, oldest first."""
+    processed = 0
+    async with services.participant_lock(participant_id):
+        while True:
+            row_id: int | None = None
+            try:
+                async with services.sessions() as db, db.begin():
+                    participant = await _lock(db, participant_id)
+                    row = await db.scalar(
+                        select(InboundRow)
+                        .where(
+                            InboundRow.participant_id == participant_id,
+                            InboundRow.processed_at.is_(None),
+                        )
+                        .order_by(InboundRow.id)
+                        .limit(1)
+                    )
+                    if participant is None or row is None:
+                        return processed
+                    row_id = row.id
+                    row.outcome = await handle(services, db, participant, row)
+                    row.processed_at = services.clock.now()
+                    participant.last_inbound_at = row.received_at
+            except Exception:
+                if row_id is None:
+                    raise  # the database itself failed: let the webhook answer 5xx
+                log.exception("inbound message failed", extra={"participant_id": participant_id})
+                await _set_aside(services, participant_id, row_id)
+            processed += 1
+            services.outbox_wake.set()
+
+
+async def _set_aside(services: Services, participant_id: int, row_id: int) -> None:
+    """A message we failed to process goes to a person rather than being retried for ever."""
+    now = services.clock.now()
+    async with services.sessions() as db, db.begin():
+        row = await db.get(InboundRow, row_id)
+        if row is None or row.processed_at is not None:
+            return
+        row.processed_at, row.outcome = now, "error"
+        await open_escalation(
+            db, participant_id=participant_id, priority="high",
+            reason="A message could not be processed: please read it", source="host_error",
+            now=now, inbound_id=row_id,
+        )  # fmt: skip
+
+
+async def handle_unknown(services: Services, row: InboundRow) -> None:
+    """A sender we do not know still passes the safety screen."""
+    now = services.clock.now()
+    async with services.sessions() as db, db.begin():
+        stored = await db.get(InboundRow, row.id)
+        if stored is None or stored.processed_at is not None:
+            return
+        hit = screen(stored.text or "")
+        stored.processed_at = now
+        stored.outcome = "unknown_sender"
+        if hit is not None:
+            stored.outcome = f"unknown_sender_{hit.kind}"
+            await open_escalation(
+                db, participant_id=None, priority=hit.priority, reason=hit.reason,
+                source="safety:unknown_sender", now=now, inbound_id=stored.id,
+            )  # fmt: skip
+            audit(db, now, "system", "safety.unknown_sender", f"inbound:{stored.id}", rule=hit.rule)
+
+
+async def handle(
+    services: Services, db: AsyncSession, participant: Participant, row: InboundRow
+) -> str:
+    """Decide what one message means; returns a short outcome word for the record."""
+    now = services.clock.now()
+    text = row.text or ""
+    lang = participant.language
+    hit = screen(text)
+    if hit is not None:
+        enqueue(
+            db,
+            participant,
+            crisis_reply(hit.kind, lang, services.settings.local_crisis_line),
+            now=now,
+            kind="crisis",
+        )
+        await open_escalation(
+            db, participant_id=participant.id, priority=hit.priority, reason=hit.reason,
+            source="safety", now=now, inbound_id=row.id,
+        )  # fmt: skip
+        session = await live_session(db, participant.id)
+        if session is not None:
+            await end_session(db, session, "safety", now)
+        if participant.status == "active":
+            participant.status = "paused"  # scheduled check-ins wait until a coach resumes them
+        audit(
+            db,
+            now,
+            "system",
+            "safety.hit",
+            f"participant:{participant.id}",
+            kind=hit.kind,
+            rule=hit.rule,
+        )
+        return f"safety_{hit.kind}"
+    from bot.safety import concern  # second tier (lead: hoist into the import above)
+
+    if (worry := concern(text)) is not None:
+        # A person reads it soon; no reply and no change to the flow (a false alarm costs
+        # the participant nothing), so processing carries on below.
+        await open_escalation(
+            db, participant_id=participant.id, priority="high", reason=worry.reason,
+            source="safety:concern", now=now, inbound_id=row.id,
+        )  # fmt: skip
+        audit(db, now, "system", "safety.concern", f"participant:{participant.id}", rule=worry.rule)
+    command = command_of(text, services.catalogs) if not row.button else None
+    if command == "stop":
+        participant.status = "opted_out"
+        session = await live_session(db, participant.id)
+        if session is not None:
+            await end_session(db, session, "opted_out", now)
+        await cancel_pending(db, participant.id, now)
+        enqueue(
+            db,
+            participant,
+            replies.reply(services.catalogs, lang, replies.OPTED_OUT),
+            now=now,
+            kind="optout",
+        )
+        audit(
+            db,
+            now,
+            f"participant:{participant.id}",
+            "participant.opt_out",
+            f"participant:{participant.id}",
+        )
+        return "opted_out"
+    if participant.status == "opted_out":
+        if command == "start":
+            participant.status = "active"
+            enqueue(
+                db,
+                participant,
+                replies.reply(services.catalogs, lang, replies.OPTED_IN),
+                now=now,
+                kind="optout",
+            )
+            audit(
+                db,
+                now,
+                f"participant:{participant.id}",
+                "participant.opt_in",
+                f"participant:{participant.id}",
+            )
+            return "opted_in"
+        return "ignored_opted_out"
+    if command == "help":
+        enqueue(
+            db,
+            participant,
+            replies.reply(services.catalogs, lang, replies.HELP),
+            now=now,
+            kind="help",
+        )
+        return "help"
+    if command == "start":
+        return "start_ignored"
+    if not text.strip() and not row.button:
+        if row.media_count:
+            await open_escalation(
+                db, participant_id=participant.id, priority="routine",
+                reason="Sent a voice note, picture or file: needs a person", source="media",
+                now=now, inbound_id=row.id,
+            )  # fmt: skip
+            enqueue(db, participant, replies.reply(services.catalogs, lang, replies.MEDIA), now=now)
+            return "media"
+        return "empty"
+    session = await live_session(db, participant.id)
+    if (
+        session is not None
+        and session.status == "waiting"
+        and await resume_flow(
+            services, db, participant, session, Reply(text, row.button), inbound_id=row.id
+        )
+    ):
+        return "flow"
+    if asks_for_coach(text, services.catalogs):
+        if await start_flow(
+            services, db, participant, "talk_to_coach", trigger="keyword", inbound_id=row.id
+        ):
+            return "talk_to_coach"
+        await open_escalation(
+            db, participant_id=participant.id, priority="routine", reason="Asked to talk to a coach",
+            source="keyword", now=now, inbound_id=row.id,
+        )  # fmt: skip
+        enqueue(
+            db, participant, replies.reply(services.catalogs, lang, replies.COACH_ASKED), now=now
+        )
+        return "coach_asked"
+    enqueue(db, participant, replies.reply(services.catalogs, lang, replies.OUTSIDE_FLOW), now=now)
+    return "outside_flow"
+
+
+async def process(services: Services, message: InboundMessage) -> Received:
+    """Store then process: the path every webhook takes."""
+    received = await receive(services, message)
+    if received.duplicate or received.inbound_id is None:
+        return received
+    if received.participant_id is None:
+        async with services.sessions() as db:
+            row = await db.get(InboundRow, received.inbound_id)
+        if row is not None:
+            await handle_unknown(services, row)
+        return received
+    await drain(services, received.participant_id)
+    return received

@@ -1,0 +1,122 @@
+"""Everything the host needs, built once per process and passed explicitly."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from bot.channels.base import Channel
+from bot.clock import Clock, SystemClock
+from bot.config import Settings
+from bot.engine import Flow, load_flow_dir
+from bot.errors import FlowDefinitionError
+from bot.i18n.catalogs import Catalogs, load_catalogs
+from bot.store.db import make_engine, make_sessionmaker
+
+log = logging.getLogger(__name__)
+ROOT = Path(__file__).resolve().parents[2]
+FLOWS_DIR = ROOT / "flows"
+
+
+@dataclass
+class FlowLibrary:
+    """The flows this process runs, with the errors of any file that failed to load.
+
+    ``flows`` are the current versions (new sessions start on these); ``versions``
+    keeps every version a running session may still be on, so it finishes on the
+    version it started (bot.authoring.library fills both from published versions).
+    ``compatible`` names, per flow, the older versions whose sessions may move to
+    the current one; ``generation`` is the publish counter they were loaded at.
+    """
+
+    flows: dict[str, Flow] = field(default_factory=dict)
+    errors: list[FlowDefinitionError] = field(default_factory=list)
+    versions: dict[tuple[str, int], Flow] = field(default_factory=dict)
+    compatible: dict[str, frozenset[int]] = field(default_factory=dict)
+    generation: int = 0
+
+    @classmethod
+    def load(cls, directory: Path = FLOWS_DIR) -> FlowLibrary:
+        flows, errors = load_flow_dir(directory)
+        for error in errors:
+            log.error("flow not loaded: %s", error)
+        versions = {(f.id, f.version): f for f in flows.values()}
+        return cls(flows, errors, versions)
+
+    def get(self, flow_id: str) -> Flow | None:
+        return self.flows.get(flow_id)
+
+    def version(self, flow_id: str, version: int) -> Flow | None:
+        """That exact version, if this process has it."""
+        current = self.flows.get(flow_id)
+        if current is not None and current.version == version:
+            return current
+        return self.versions.get((flow_id, version))
+
+    def may_move(self, flow_id: str, version: int) -> bool:
+        """Whether staff marked the current version compatible with ``version``."""
+        return version in self.compatible.get(flow_id, frozenset())
+
+    def install(
+        self,
+        flows: dict[str, Flow],
+        versions: dict[tuple[str, int], Flow],
+        compatible: dict[str, frozenset[int]],
+        generation: int,
+    ) -> None:
+        """Swap in a newly loaded set in one step (the event loop never sees half of it)."""
+        self.flows, self.versions = flows, versions
+        self.compatible, self.generation = compatible, generation
+
+
+@dataclass
+class Services:
+    settings: Settings
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    flows: FlowLibrary
+    catalogs: Catalogs
+    channels: dict[str, Channel]
+    clock: Clock = field(default_factory=SystemClock)
+    outbox_wake: asyncio.Event = field(default_factory=asyncio.Event)
+    _locks: defaultdict[int, asyncio.Lock] = field(
+        default_factory=lambda: defaultdict(asyncio.Lock)
+    )
+
+    def participant_lock(self, participant_id: int) -> asyncio.Lock:
+        """In-process lock; the database row lock serialises across processes."""
+        return self._locks[participant_id]
+
+    async def close(self) -> None:
+        for channel in self.channels.values():
+            await channel.close()
+        await self.engine.dispose()
+
+
+def build_services(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    channels: dict[str, Channel] | None = None,
+    flows: FlowLibrary | None = None,
+) -> Services:
+    engine = make_engine(settings.database_url)
+    from bot.channels.registry import default_channels
+    from bot.escalations.policy import policy_from_settings, use_policy
+
+    use_policy(policy_from_settings(settings))  # deadlines for items any process opens
+
+    return Services(
+        settings=settings,
+        engine=engine,
+        sessions=make_sessionmaker(engine),
+        flows=flows or FlowLibrary.load(),
+        catalogs=load_catalogs(require_reviewed=settings.require_reviewed_translations),
+        channels=channels if channels is not None else default_channels(settings),
+        clock=clock or SystemClock(),
+    )

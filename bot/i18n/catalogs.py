@@ -1,0 +1,97 @@
+"""Translations from gettext PO files, looked up by (context, English source).
+
+Loaded once into memory so the engine's localizer is a pure lookup.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+
+import yaml
+from babel.messages.pofile import read_po
+
+from bot.engine.parsing import normalise
+from bot.i18n.languages import LANGUAGES, is_rtl
+
+ROOT = Path(__file__).resolve().parents[2]
+TRANSLATIONS = ROOT / "translations"
+KEYWORDS = Path(__file__).with_name("keywords.yaml")
+FSI, PDI = "\u2068", "\u2069"
+
+
+@dataclass
+class Entry:
+    text: str
+    fuzzy: bool
+
+
+@dataclass
+class Catalogs:
+    """All languages' translations; ``require_reviewed`` drops fuzzy (draft) entries."""
+
+    entries: dict[str, dict[tuple[str, str], Entry]] = field(default_factory=dict)
+    keywords: dict[str, dict[str, list[str]]] = field(default_factory=dict)
+    require_reviewed: bool = False
+
+    def text(self, language: str, context: str, msgid: str) -> str:
+        entry = self.entries.get(language, {}).get((context, msgid))
+        if entry is None or not entry.text or (entry.fuzzy and self.require_reviewed):
+            if is_rtl(language):
+                return f"{FSI}{msgid}{PDI}"  # English fallback keeps its own direction
+            return msgid
+        return entry.text
+
+    def words(self, kind: str) -> frozenset[str]:
+        return _all_words(self, kind)
+
+    def words_for(self, kind: str, language: str | None = None) -> frozenset[str]:
+        per_language = self.keywords.get(kind, {})
+        languages = [language] if language else list(per_language)
+        return frozenset(
+            normalise(str(w)) for lang in languages for w in per_language.get(lang, [])
+        )
+
+
+def _all_words(catalogs: Catalogs, kind: str) -> frozenset[str]:
+    return catalogs.words_for(kind)
+
+
+def load_keywords(path: Path = KEYWORDS) -> dict[str, dict[str, list[str]]]:
+    """Word lists by kind and language. YAML 1.1 reads a bare ``yes:``/``no:`` key as a
+    boolean, so those are turned back into the words they were meant to be."""
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    names = {True: "yes", False: "no"}
+    kinds = {names.get(k, k): v for k, v in data.items() if isinstance(v, dict)}
+    for kind, languages in kinds.items():
+        for language, words in languages.items():
+            if not all(isinstance(w, str) for w in words):
+                raise ValueError(
+                    f"{path.name}: {kind}/{language} has a word YAML did not read as "
+                    'text (put "yes", "no", "on" and "off" in quotes)'
+                )
+    return kinds
+
+
+def load_catalogs(directory: Path = TRANSLATIONS, require_reviewed: bool = False) -> Catalogs:
+    catalogs = Catalogs(keywords=load_keywords(), require_reviewed=require_reviewed)
+    for code in LANGUAGES:
+        path = directory / code / "LC_MESSAGES" / "messages.po"
+        if not path.exists():
+            continue
+        with path.open("rb") as handle:
+            catalog = read_po(handle, locale=None)
+        table: dict[tuple[str, str], Entry] = {}
+        for message in catalog:
+            if not message.id or not isinstance(message.id, str):
+                continue
+            text = message.string if isinstance(message.string, str) else ""
+            table[(message.context or "", message.id)] = Entry(text, message.fuzzy)
+        catalogs.entries[code] = table
+    return catalogs
+
+
+@cache
+def default_catalogs() -> Catalogs:
+    return load_catalogs()

@@ -1,0 +1,1 @@
+"""Reports for staff and the service evaluation: MDT report, monitoring exports, service charts."""

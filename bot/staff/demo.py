@@ -1,0 +1,46 @@
+"""The first-run demo on the embedded default: a coach login and simulator participants."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from bot.host.services import Services
+from bot.staff.users import add_user, generate_password
+from bot.store.models import Participant, User
+
+DEMO_COACH = "coach@example.org"
+DEMO_PARTICIPANTS = [
+    ("Amina", "ur"),
+    ("Ben", "en"),
+    ("Kasia", "pl"),
+    ("Rahim", "bn"),
+    ("Layla", "ar"),
+    ("Harpreet", "pa_Guru"),
+]
+
+
+async def seed_demo(services: Services) -> str | None:
+    """Create the demo once; returns the coach password to print, or None if already seeded."""
+    now = services.clock.now()
+    async with services.sessions() as db, db.begin():
+        if await db.scalar(select(func.count()).select_from(User)):
+            return None
+        password = generate_password()
+        coach = await add_user(db, DEMO_COACH, "coach", password, now, name="Demo Coach")
+        for name, language in DEMO_PARTICIPANTS:
+            db.add(
+                Participant(
+                    channel="simulator",
+                    language=language,
+                    name=name,
+                    coach_id=coach.id,
+                    status="active",
+                    consent=True,
+                    consent_at=now,
+                    fields={},
+                    demo=True,
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+    return password

@@ -1,0 +1,302 @@
+"""Running due work exactly once: claim, then act under the participant lock.
+
+``claim_due`` marks due rows ``claimed`` (UPDATE..RETURNING; ``FOR UPDATE SKIP
+LOCKED`` on PostgreSQL, so concurrent workers take different rows). ``run_item``
+then re-reads the row under the participant lock and, in one transaction, starts
+the flow (the outbox sends after commit) and marks the row done; a row that
+another worker finished, or re-claimed after a stale claim, is left alone. After a
+crash a claim older than ``STALE_CLAIM`` goes back to pending: nothing of it was
+committed, so it runs once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+from typing import NamedTuple
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.host.flows import end_session, live_session, start_flow
+from bot.host.inbound import _lock
+from bot.host.outbox import enqueue
+from bot.host.services import Services
+from bot.store.models import FlowSession, Participant
+from bot.store.models.scheduling import CheckinSchedule, ModuleBooking, ModuleSession, ScheduledItem
+from scheduler.modules import reminder_params
+from scheduler.schedules import Schedule, default_schedule, schedule_from_json
+from scheduler.windows import next_allowed
+
+log = logging.getLogger(__name__)
+BATCH = 200
+MAX_BATCHES = 50  # per tick; the next tick carries on
+CONCURRENCY = {"postgresql": 8}  # rows acted on at once per worker (pool size is 10)
+STALE_CLAIM = timedelta(minutes=5)
+MAX_ATTEMPTS = 5  # a row that keeps failing is dropped, not retried for ever
+BUSY_RETRY = timedelta(minutes=15)
+NUDGE_AFTER = timedelta(hours=2)
+NUDGE_CONTEXT = "service"
+NUDGE = "Just a gentle reminder: please reply to our last message when you have a moment."
+
+
+class Claimed(NamedTuple):
+    id: int
+    participant_id: int
+    attempts: int
+
+
+class Context(NamedTuple):
+    services: Services
+    db: AsyncSession
+    participant: Participant
+    item: ScheduledItem
+    schedule: Schedule
+    schedule_paused: bool
+    now: datetime
+
+
+async def claim_due(services: Services, limit: int = BATCH) -> list[Claimed]:
+    """Mark up to ``limit`` due rows as ours."""
+    now = services.clock.now()
+    async with services.sessions() as db, db.begin():
+        due = (
+            select(ScheduledItem.id)
+            .where(ScheduledItem.status == "pending", ScheduledItem.due_at <= now)
+            .order_by(ScheduledItem.due_at, ScheduledItem.id)
+            .limit(limit)
+        )
+        if db.bind.dialect.name == "postgresql":
+            # A materialised CTE: as an IN (subquery) PostgreSQL may run the locking
+            # subquery again per row and claim far more than ``limit`` rows.
+            due = due.with_for_update(skip_locked=True)
+        chosen = due.cte("due").prefix_with("MATERIALIZED", dialect="postgresql")
+        result = await db.execute(
+            update(ScheduledItem)
+            .where(ScheduledItem.id == chosen.c.id, ScheduledItem.status == "pending")
+            .values(status="claimed", claimed_at=now, attempts=ScheduledItem.attempts + 1)
+            .returning(ScheduledItem.id, ScheduledItem.participant_id, ScheduledItem.attempts)
+            .execution_options(synchronize_session=False)
+        )
+        rows = [Claimed(*row) for row in result.all()]
+    return sorted(rows)
+
+
+def _finish(item: ScheduledItem, status: str, outcome: str, now: datetime) -> str:
+    item.status, item.outcome, item.done_at = status, outcome, now
+    return outcome
+
+
+def _later(
+    item: ScheduledItem, when: datetime | None, outcome: str, now: datetime, *, too_late: str
+) -> str:
+    """Put the row back until ``when``; when that is past its relevance, give up instead."""
+    if when is None or (item.not_after is not None and when >= item.not_after):
+        return _finish(item, "dropped" if too_late == "stale" else "skipped", too_late, now)
+    item.status, item.outcome, item.due_at = "pending", outcome, when
+    return outcome
+
+
+async def _schedule(db: AsyncSession, participant: Participant) -> tuple[Schedule, bool]:
+    row = await db.scalar(
+        select(CheckinSchedule).where(CheckinSchedule.participant_id == participant.id)
+    )
+    if row is None:
+        return default_schedule(participant.timezone), False
+    return schedule_from_json({**row.spec, "timezone": participant.timezone}), row.paused
+
+
+async def _start(ctx: Context, trigger: str, params: dict[str, object]) -> str:
+    """Start the row's flow unless a running one forbids it (the flow's ``if_busy``)."""
+    services, db, participant, item, schedule, _, now = ctx
+    assert item.flow_id is not None
+    flow = services.flows.get(item.flow_id)
+    if flow is None:
+        return _finish(item, "skipped", "flow_unavailable", now)
+    live = await live_session(db, participant.id)
+    if live is not None and live.expires_at <= now:
+        await end_session(db, live, "expired", now)
+        live = None
+    if live is not None and flow.if_busy == "skip":
+        return _finish(item, "skipped", "busy", now)
+    if live is not None and flow.if_busy == "wait":
+        retry = next_allowed(now + BUSY_RETRY, schedule.zone, schedule.quiet, schedule.blocker())
+        return _later(item, retry, "waiting_busy", now, too_late="busy")
+    session = await start_flow(services, db, participant, flow.id, params=params, trigger=trigger)
+    if session is None:
+        return _finish(item, "skipped", "flow_unavailable", now)
+    item.session_id = session.id
+    return _finish(item, "done", "started", now)
+
+
+def _nudge_for(ctx: Context, session: FlowSession) -> ScheduledItem | None:
+    """At most one gentle nudge, halfway to the question's timeout (at most NUDGE_AFTER)."""
+    if session.status != "waiting" or session.timeout_at is None:
+        return None
+    now, schedule = ctx.now, ctx.schedule
+    wanted = now + min(NUDGE_AFTER, (session.timeout_at - now) / 2)
+    due = next_allowed(wanted, schedule.zone, schedule.quiet, schedule.blocker())
+    if due is None or due >= session.timeout_at:
+        return None
+    return ScheduledItem(
+        key=f"nudge:{ctx.item.id}",
+        participant_id=ctx.participant.id,
+        kind="nudge",
+        flow_id=session.flow_id,
+        params={"session_id": session.id, "step": session.step},
+        due_at=due,
+        not_after=session.timeout_at,
+        status="pending",
+        attempts=0,
+        created_at=now,
+    )
+
+
+async def _checkin(ctx: Context) -> str:
+    if ctx.schedule_paused:
+        return _finish(ctx.item, "skipped", "paused", ctx.now)
+    outcome = await _start(ctx, "schedule", dict(ctx.item.params))
+    if outcome == "started" and ctx.item.session_id is not None:
+        session = await ctx.db.get(FlowSession, ctx.item.session_id)
+        nudge = _nudge_for(ctx, session) if session is not None else None
+        if nudge is not None:
+            ctx.db.add(nudge)
+    return outcome
+
+
+async def _reminder(ctx: Context) -> str:
+    db, item, now = ctx.db, ctx.item, ctx.now
+    booking = await db.get(ModuleBooking, item.booking_id) if item.booking_id else None
+    session = await db.get(ModuleSession, booking.session_id) if booking else None
+    if booking is None or session is None or booking.status != "booked":
+        return _finish(item, "dropped", "booking_cancelled", now)
+    if session.status != "scheduled":
+        return _finish(item, "dropped", "session_cancelled", now)
+    if session.revision != item.params.get("revision"):
+        return _finish(item, "dropped", "moved", now)
+    if now >= session.starts_at:
+        return _finish(item, "dropped", "session_started", now)
+    return await _start(ctx, "reminder", reminder_params(session, ctx.participant))
+
+
+async def _nudge(ctx: Context) -> str:
+    db, participant, item, now = ctx.db, ctx.participant, ctx.item, ctx.now
+    if ctx.schedule_paused:
+        return _finish(item, "skipped", "paused", now)
+    session = await db.get(FlowSession, item.params.get("session_id"))
+    live = await live_session(db, participant.id)
+    replied = participant.last_inbound_at
+    if (
+        session is None
+        or live is None
+        or live.id != session.id
+        or session.status != "waiting"
+        or session.step != item.params.get("step")
+        or (replied is not None and replied >= session.started_at)
+    ):
+        return _finish(item, "skipped", "answered", now)
+    text = ctx.services.catalogs.text(participant.language, NUDGE_CONTEXT, NUDGE)
+    if enqueue(db, participant, text, now=now, kind="scheduled") is None:
+        return _finish(item, "skipped", "withheld", now)
+    return _finish(item, "done", "sent", now)
+
+
+KINDS: dict[str, Callable[[Context], Awaitable[str]]] = {
+    "checkin": _checkin,
+    "reminder": _reminder,
+    "nudge": _nudge,
+}
+
+
+async def _decide(ctx: Context) -> str:
+    participant, item, now, schedule = ctx.participant, ctx.item, ctx.now, ctx.schedule
+    if participant.status in ("opted_out", "erased"):
+        return _finish(item, "skipped", participant.status, now)
+    if participant.status == "paused":
+        return _finish(item, "skipped", "paused", now)
+    if not participant.consent:
+        return _finish(item, "skipped", "no_consent", now)
+    if item.not_after is not None and now >= item.not_after:
+        return _finish(item, "dropped", "stale", now)
+    allowed = next_allowed(now, schedule.zone, schedule.quiet, schedule.blocker())
+    if allowed != now:
+        return _later(item, allowed, "deferred_quiet", now, too_late="stale")
+    return await KINDS[item.kind](ctx)
+
+
+async def run_item(services: Services, claimed: Claimed) -> str:
+    """Act on one claimed row in one transaction under the participant lock."""
+    now = services.clock.now()
+    async with (
+        services.participant_lock(claimed.participant_id),
+        services.sessions() as db,
+        db.begin(),
+    ):
+        participant = await _lock(db, claimed.participant_id)
+        query = select(ScheduledItem).where(ScheduledItem.id == claimed.id)
+        if db.bind.dialect.name == "postgresql":
+            query = query.with_for_update()
+        item = await db.scalar(query)
+        if item is None or item.status != "claimed" or item.attempts != claimed.attempts:
+            return "lost"  # another worker finished it or holds a newer claim
+        if participant is None:
+            return _finish(item, "skipped", "no_participant", now)
+        schedule, paused = await _schedule(db, participant)
+        return await _decide(Context(services, db, participant, item, schedule, paused, now))
+
+
+async def run_claimed(services: Services, claimed: list[Claimed]) -> list[str]:
+    """Act on claimed rows; concurrently on PostgreSQL (rows of one participant still go
+    one at a time, under its lock), one by one on SQLite, which has a single writer."""
+    width = CONCURRENCY.get(services.engine.dialect.name, 1)
+    gate = asyncio.Semaphore(width)
+
+    async def one(row: Claimed) -> str:
+        async with gate:
+            try:
+                return await run_item(services, row)
+            except Exception:  # the claim goes stale and is retried; others carry on
+                log.exception("scheduled item failed", extra={"item_id": row.id})
+                return "failed"
+
+    return list(await asyncio.gather(*(one(row) for row in claimed)))
+
+
+async def run_due(services: Services, batch: int = BATCH, max_batches: int = MAX_BATCHES) -> int:
+    """The run sweep: claim and act until nothing is due (or this tick's share is done)."""
+    handled = 0
+    for _ in range(max_batches):
+        claimed = await claim_due(services, batch)
+        if not claimed:
+            break
+        await run_claimed(services, claimed)
+        handled += len(claimed)
+        services.outbox_wake.set()
+    return handled
+
+
+async def recover_claims(services: Services) -> int:
+    """After a crash: claims nobody finished go back to pending (nothing of them committed)."""
+    now = services.clock.now()
+    cutoff = now - STALE_CLAIM
+    async with services.sessions() as db, db.begin():
+        await db.execute(
+            update(ScheduledItem)
+            .where(
+                ScheduledItem.status == "claimed",
+                ScheduledItem.claimed_at < cutoff,
+                ScheduledItem.attempts >= MAX_ATTEMPTS,
+            )
+            .values(status="dropped", outcome="failed", done_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        result = await db.execute(
+            update(ScheduledItem)
+            .where(ScheduledItem.status == "claimed", ScheduledItem.claimed_at < cutoff)
+            .values(status="pending")
+            .returning(ScheduledItem.id)
+            .execution_options(synchronize_session=False)
+        )
+        return len(result.all())

@@ -1,0 +1,61 @@
+"""A worker killed between claim and send: the message still goes, once, through the real channel."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from bot.host.outbox import enqueue
+from bot.outbox.sender import claim, recover_stale, send_due
+from bot.store.models import OutboxMessage
+from tests.channels.conftest import Stack
+
+
+async def _queue(stack: Stack, count: int) -> list[int]:
+    people = [await stack.participant() for _ in range(count)]
+    async with stack.services.sessions() as db, db.begin():
+        rows = [
+            enqueue(db, p, "Your coach says hello.", now=stack.clock.now(), kind="coach")
+            for p in people
+        ]
+        await db.flush()
+        return [r.id for r in rows if r is not None]
+
+
+async def test_a_kill_after_claiming_loses_nothing_and_sends_once(stack: Stack) -> None:
+    [row_id] = await _queue(stack, 1)
+    assert await claim(stack.services) == [row_id]  # ...and the worker dies here
+    assert await send_due(stack.services) == 0  # a claimed row is not sent by anyone else
+    stack.clock.advance(timedelta(minutes=6))
+    await recover_stale(stack.services)  # what the next worker does on start
+    await stack.flush()
+    await stack.flush()
+    assert len(stack.twilio.requests) == 1
+    [row] = await stack.outbox()
+    assert (row.status, row.provider_id) == ("sent", stack.twilio.requests[0].sid)
+
+
+async def test_a_kill_during_the_provider_call_is_flagged_not_resent(stack: Stack) -> None:
+    [row_id] = await _queue(stack, 1)
+    await claim(stack.services)
+    async with stack.services.sessions() as db, db.begin():
+        row = await db.get(OutboxMessage, row_id)
+        assert row is not None
+        row.status = "sending"  # committed just before the HTTP call; then the process died
+    stack.clock.advance(timedelta(minutes=6))
+    await recover_stale(stack.services)
+    await stack.flush()
+    assert stack.twilio.requests == []
+    [row] = await stack.outbox()
+    assert row.status == "uncertain"
+
+
+async def test_two_senders_at_once_send_each_message_once(stack: Stack) -> None:
+    await _queue(stack, 12)
+    await asyncio.gather(
+        send_due(stack.services), send_due(stack.services), send_due(stack.services)
+    )
+    await stack.flush()
+    recipients = [r.form["To"] for r in stack.twilio.requests]
+    assert len(recipients) == 12 == len(set(recipients))
+    assert {r.status for r in await stack.outbox()} == {"sent"}

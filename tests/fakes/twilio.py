@@ -1,0 +1,123 @@
+"""A fake Twilio REST API: ``POST /2010-04-01/Accounts/{sid}/Messages.json``.
+
+Records every request (form fields, Basic auth, arrival time) and answers like
+Twilio: 201 with a Message resource, or the error the test scripted:
+``429``, ``500``, ``timeout`` (answers after ``slow_seconds``), ``drop`` (closes
+the connection without an answer), or a Twilio error code such as ``21610``,
+``63016``, ``30007``, ``21211`` (400 with Twilio's JSON error body).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+from tests.fakes.server import FakeServer
+
+ACCOUNT_SID = "AC" + "1" * 32
+AUTH_TOKEN = "twilio-test-auth-token"
+MESSAGES = {
+    "21610": "Attempt to send to unsubscribed recipient",
+    "63016": "Failed to send freeform message because you are outside the allowed window.",
+    "30007": "Message filtered",
+    "21211": "Invalid 'To' Phone Number",
+    "21617": "The concatenated message body exceeds the 1600 character limit",
+}
+
+
+@dataclass
+class TwilioRequest:
+    form: dict[str, str]
+    auth: tuple[str, str] | None
+    at: float  # time.monotonic() on arrival
+    answered: str = "201"
+    sid: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class FakeTwilio(FakeServer):
+    def __init__(self, account_sid: str = ACCOUNT_SID, auth_token: str = AUTH_TOKEN) -> None:
+        super().__init__()
+        self.account_sid = account_sid
+        self.auth_token = auth_token
+        self.requests: list[TwilioRequest] = []
+        self.by_recipient: dict[str, str] = {}  # To -> answer, every time
+        self.slow_seconds = 1.0
+        self.retry_after = "2"  # the Retry-After header on 429
+        self.next_sids: list[str] = []  # message ids to hand out first, for tests that need them
+        self.app.router.add_post("/2010-04-01/Accounts/{sid}/Messages.json", self._messages)
+
+    @property
+    def bodies(self) -> list[str]:
+        return [r.form.get("Body", "") for r in self.requests]
+
+    def _auth(self, request: web.Request) -> tuple[str, str] | None:
+        header = request.headers.get("Authorization", "")
+        if not header.startswith("Basic "):
+            return None
+        user, _, password = base64.b64decode(header[6:]).decode().partition(":")
+        return user, password
+
+    async def _messages(self, request: web.Request) -> web.StreamResponse:
+        form = {k: str(v) for k, v in (await request.post()).items()}
+        auth = self._auth(request)
+        record = TwilioRequest(form=form, auth=auth, at=time.monotonic())
+        self.requests.append(record)
+        if (
+            auth != (self.account_sid, self.auth_token)
+            or request.match_info["sid"] != self.account_sid
+        ):
+            record.answered = "401"
+            return web.json_response(
+                {"code": 20003, "message": "Authenticate", "status": 401}, status=401
+            )
+        answer = self.next_answer() or self.by_recipient.get(form.get("To", "")) or "201"
+        record.answered = answer
+        if answer == "429":
+            return web.json_response(
+                {"code": 20429, "message": "Too Many Requests", "status": 429},
+                status=429,
+                headers={"Retry-After": self.retry_after},
+            )
+        if answer == "500":
+            return web.json_response(
+                {"code": 20500, "message": "Internal", "status": 500}, status=500
+            )
+        if answer == "drop":
+            assert request.transport is not None
+            request.transport.close()
+            return web.Response()
+        if answer.isdigit() and len(answer) == 5:
+            return web.json_response(
+                {
+                    "code": int(answer),
+                    "message": MESSAGES.get(answer, "Error"),
+                    "more_info": f"https://www.twilio.com/docs/errors/{answer}",
+                    "status": 400,
+                },
+                status=400,
+            )
+        record.sid = self.next_sids.pop(0) if self.next_sids else "SM" + uuid.uuid4().hex
+        if answer == "timeout":  # Twilio has the message; its answer is late
+            await asyncio.sleep(self.slow_seconds)
+        return web.json_response(
+            {
+                "sid": record.sid,
+                "account_sid": self.account_sid,
+                "to": form.get("To"),
+                "from": form.get("From"),
+                "messaging_service_sid": form.get("MessagingServiceSid"),
+                "body": form.get("Body", ""),
+                "status": "accepted" if "MessagingServiceSid" in form else "queued",
+                "num_segments": "0" if "MessagingServiceSid" in form else "1",
+                "error_code": None,
+                "error_message": None,
+            },
+            status=201,
+        )
