@@ -16,15 +16,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.channels.base import InboundMessage
-from bot.engine import Reply
-from bot.host import replies
 from bot.host.audit import audit
 from bot.host.escalations import open_escalation
-from bot.host.flows import end_session, live_session, resume_flow, start_flow
-from bot.host.keywords import asks_for_coach, command_of
-from bot.host.outbox import cancel_pending, enqueue
+from bot.host.handling import Message, decide
 from bot.host.services import Services
-from bot.safety import crisis_reply, screen
+from bot.safety import screen
 from bot.store.models import InboundMessage as InboundRow
 from bot.store.models import Participant
 
@@ -169,133 +165,7 @@ async def handle(
     services: Services, db: AsyncSession, participant: Participant, row: InboundRow
 ) -> str:
     """Decide what one message means; returns a short outcome word for the record."""
-    now = services.clock.now()
-    text = row.text or ""
-    lang = participant.language
-    hit = screen(text)
-    if hit is not None:
-        enqueue(
-            db,
-            participant,
-            crisis_reply(hit.kind, lang, services.settings.local_crisis_line),
-            now=now,
-            kind="crisis",
-        )
-        await open_escalation(
-            db, participant_id=participant.id, priority=hit.priority, reason=hit.reason,
-            source="safety", now=now, inbound_id=row.id,
-        )  # fmt: skip
-        session = await live_session(db, participant.id)
-        if session is not None:
-            await end_session(db, session, "safety", now)
-        if participant.status == "active":
-            participant.status = "paused"  # scheduled check-ins wait until a coach resumes them
-        audit(
-            db,
-            now,
-            "system",
-            "safety.hit",
-            f"participant:{participant.id}",
-            kind=hit.kind,
-            rule=hit.rule,
-        )
-        return f"safety_{hit.kind}"
-    from bot.safety import concern  # second tier (lead: hoist into the import above)
-
-    if (worry := concern(text)) is not None:
-        # A person reads it soon; no reply and no change to the flow (a false alarm costs
-        # the participant nothing), so processing carries on below.
-        await open_escalation(
-            db, participant_id=participant.id, priority="high", reason=worry.reason,
-            source="safety:concern", now=now, inbound_id=row.id,
-        )  # fmt: skip
-        audit(db, now, "system", "safety.concern", f"participant:{participant.id}", rule=worry.rule)
-    command = command_of(text, services.catalogs) if not row.button else None
-    if command == "stop":
-        participant.status = "opted_out"
-        session = await live_session(db, participant.id)
-        if session is not None:
-            await end_session(db, session, "opted_out", now)
-        await cancel_pending(db, participant.id, now)
-        enqueue(
-            db,
-            participant,
-            replies.reply(services.catalogs, lang, replies.OPTED_OUT),
-            now=now,
-            kind="optout",
-        )
-        audit(
-            db,
-            now,
-            f"participant:{participant.id}",
-            "participant.opt_out",
-            f"participant:{participant.id}",
-        )
-        return "opted_out"
-    if participant.status == "opted_out":
-        if command == "start":
-            participant.status = "active"
-            enqueue(
-                db,
-                participant,
-                replies.reply(services.catalogs, lang, replies.OPTED_IN),
-                now=now,
-                kind="optout",
-            )
-            audit(
-                db,
-                now,
-                f"participant:{participant.id}",
-                "participant.opt_in",
-                f"participant:{participant.id}",
-            )
-            return "opted_in"
-        return "ignored_opted_out"
-    if command == "help":
-        enqueue(
-            db,
-            participant,
-            replies.reply(services.catalogs, lang, replies.HELP),
-            now=now,
-            kind="help",
-        )
-        return "help"
-    if command == "start":
-        return "start_ignored"
-    if not text.strip() and not row.button:
-        if row.media_count:
-            await open_escalation(
-                db, participant_id=participant.id, priority="routine",
-                reason="Sent a voice note, picture or file: needs a person", source="media",
-                now=now, inbound_id=row.id,
-            )  # fmt: skip
-            enqueue(db, participant, replies.reply(services.catalogs, lang, replies.MEDIA), now=now)
-            return "media"
-        return "empty"
-    session = await live_session(db, participant.id)
-    if (
-        session is not None
-        and session.status == "waiting"
-        and await resume_flow(
-            services, db, participant, session, Reply(text, row.button), inbound_id=row.id
-        )
-    ):
-        return "flow"
-    if asks_for_coach(text, services.catalogs):
-        if await start_flow(
-            services, db, participant, "talk_to_coach", trigger="keyword", inbound_id=row.id
-        ):
-            return "talk_to_coach"
-        await open_escalation(
-            db, participant_id=participant.id, priority="routine", reason="Asked to talk to a coach",
-            source="keyword", now=now, inbound_id=row.id,
-        )  # fmt: skip
-        enqueue(
-            db, participant, replies.reply(services.catalogs, lang, replies.COACH_ASKED), now=now
-        )
-        return "coach_asked"
-    enqueue(db, participant, replies.reply(services.catalogs, lang, replies.OUTSIDE_FLOW), now=now)
-    return "outside_flow"
+    return await decide(Message(services, db, participant, row, services.clock.now()))
 
 
 async def process(services: Services, message: InboundMessage) -> Received:

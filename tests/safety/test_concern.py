@@ -225,7 +225,7 @@ def test_every_rule_names_a_packaged_entry() -> None:
         assert hit is not None and hit.rule.removeprefix("fuzzy:") in ids, text
 
 
-def test_concern_never_fires_where_the_screen_gives_the_crisis_reply_only() -> None:
+def test_the_two_tiers_are_independent_functions() -> None:
     """The host runs concern only when the screen found nothing; check the two are
     independent functions, so a crisis line may hit both without harm."""
     text = "I want to die"

@@ -50,3 +50,20 @@ def test_unseen_leaves_out_lines_already_labelled(
     out = capsys.readouterr().out
     assert "0.0%" in out and "50.0%" not in out  # only the unseen crisis line is counted
     assert "screened 5 messages in" in out
+
+
+def test_concern_table_counts_both_tiers(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "en.tsv").write_text(
+        "crisis\tI want to die\ncrisis\tI keep imagining my own funeral\n"
+        "crisis\tthe weather is grey\nnone\tmy back is killing me\nnone\t7\n",
+        encoding="utf-8",
+    )
+    assert main([str(tmp_path), "--concern"]) == 1  # the crisis screen still misses two
+    out = capsys.readouterr().out
+    row = next(line for line in out.splitlines() if line.startswith("en ") and "66.7%" in line)
+    assert row.split() == ["en", "3", "1", "1", "66.7%", "2", "1", "(50.0%)"]
+    assert "UNREACHED en:3 'the weather is grey'" in out
+    assert "concern adds en:2 'I keep imagining my own funeral' -> en.concern.death" in out
+    assert "concern on none en:4 'my back is killing me' -> en.concern.kill" in out
