@@ -53,3 +53,5 @@ def configure_logging() -> None:
         logging.WARNING
     )  # access lines carry query strings
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    # aiosqlite logs every statement with its parameters (phone numbers, message text) at DEBUG.
+    logging.getLogger("aiosqlite").setLevel(logging.INFO)

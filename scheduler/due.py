@@ -20,10 +20,12 @@ from typing import NamedTuple
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.host import replies
 from bot.host.flows import end_session, live_session, start_flow
 from bot.host.inbound import _lock
 from bot.host.outbox import enqueue
 from bot.host.services import Services
+from bot.staff.carer_messages import remind_carer
 from bot.store.models import FlowSession, Participant
 from bot.store.models.scheduling import CheckinSchedule, ModuleBooking, ModuleSession, ScheduledItem
 from scheduler.modules import reminder_params
@@ -39,7 +41,7 @@ MAX_ATTEMPTS = 5  # a row that keeps failing is dropped, not retried for ever
 BUSY_RETRY = timedelta(minutes=15)
 NUDGE_AFTER = timedelta(hours=2)
 NUDGE_CONTEXT = "service"
-NUDGE = "Just a gentle reminder: please reply to our last message when you have a moment."
+NUDGE = replies.NUDGE  # every service text lives in bot/host/replies.py, where extract finds it
 
 
 class Claimed(NamedTuple):
@@ -178,7 +180,10 @@ async def _reminder(ctx: Context) -> str:
         return _finish(item, "dropped", "moved", now)
     if now >= session.starts_at:
         return _finish(item, "dropped", "session_started", now)
-    return await _start(ctx, "reminder", reminder_params(session, ctx.participant))
+    outcome = await _start(ctx, "reminder", reminder_params(session, ctx.participant))
+    if outcome == "started":  # a consenting carer gets when and where, nothing more
+        await remind_carer(db, ctx.services.catalogs, ctx.participant, session, now)
+    return outcome
 
 
 async def _nudge(ctx: Context) -> str:

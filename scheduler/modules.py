@@ -132,12 +132,14 @@ def booking_json(booking: ModuleBooking, reminders: list[ScheduledItem]) -> dict
     }
 
 
-async def create_session(db: AsyncSession, data: dict[str, Any], now: datetime) -> ModuleSession:
+async def create_session(
+    db: AsyncSession, data: dict[str, Any], now: datetime, *, actor: str = "api"
+) -> ModuleSession:
     unknown = set(data) - SESSION_FIELDS
     if unknown:
         raise ValidationError(f"unknown field {sorted(unknown)[0]!r}", "unknown_field")
     module = data.get("module")
-    if module not in MODULES:
+    if not isinstance(module, str) or module not in MODULES:  # {} is unhashable
         raise ValidationError(f"module must be one of {', '.join(MODULES)}", "unknown_module")
     if not isinstance(data.get("language"), str):
         raise ValidationError("language is required, e.g. en or ur", "invalid_language")
@@ -156,7 +158,7 @@ async def create_session(db: AsyncSession, data: dict[str, Any], now: datetime) 
     )
     db.add(session)
     await db.flush()
-    audit(db, now, "api", "module_session.create", f"module_session:{session.id}", module=module)
+    audit(db, now, actor, "module_session.create", f"module_session:{session.id}", module=module)
     return session
 
 
@@ -251,7 +253,12 @@ async def _bookings(
 
 
 async def change_session(
-    db: AsyncSession, session: ModuleSession, data: dict[str, Any], now: datetime
+    db: AsyncSession,
+    session: ModuleSession,
+    data: dict[str, Any],
+    now: datetime,
+    *,
+    actor: str = "api",
 ) -> ModuleSession:
     """Move a session or change its venue or capacity; a move re-writes every reminder."""
     unknown = set(data) - CHANGE_FIELDS
@@ -281,12 +288,14 @@ async def change_session(
             if participant is not None:
                 await write_reminders(db, session, booking, participant, now)
     session.updated_at = now
-    audit(db, now, "api", "module_session.change", f"module_session:{session.id}",
+    audit(db, now, actor, "module_session.change", f"module_session:{session.id}",
           fields=sorted(data))  # fmt: skip
     return session
 
 
-async def cancel_session(db: AsyncSession, session: ModuleSession, now: datetime) -> ModuleSession:
+async def cancel_session(
+    db: AsyncSession, session: ModuleSession, now: datetime, *, actor: str = "api"
+) -> ModuleSession:
     if session.status == "cancelled":
         return session
     bookings = await _bookings(db, session.id, ("booked",))
@@ -294,12 +303,17 @@ async def cancel_session(db: AsyncSession, session: ModuleSession, now: datetime
     for booking in bookings:
         booking.status, booking.updated_at = "cancelled", now
     session.status, session.updated_at = "cancelled", now
-    audit(db, now, "api", "module_session.cancel", f"module_session:{session.id}")
+    audit(db, now, actor, "module_session.cancel", f"module_session:{session.id}")
     return session
 
 
 async def book(
-    db: AsyncSession, session: ModuleSession, participant_id: object, now: datetime
+    db: AsyncSession,
+    session: ModuleSession,
+    participant_id: object,
+    now: datetime,
+    *,
+    actor: str = "api",
 ) -> tuple[ModuleBooking, list[ScheduledItem]]:
     """Book a participant: capacity is taken atomically, so a full session is never overbooked."""
     if isinstance(participant_id, bool) or not isinstance(participant_id, int):
@@ -352,7 +366,7 @@ async def book(
                 "the participant is already booked on this session", "already_booked"
             ) from None
     reminders = await write_reminders(db, session, booking, participant, now)
-    audit(db, now, "api", "module_session.book", f"participant:{participant_id}",
+    audit(db, now, actor, "module_session.book", f"participant:{participant_id}",
           session=session.id)  # fmt: skip
     return booking, reminders
 
@@ -373,7 +387,12 @@ async def _booking_of(
 
 
 async def cancel_booking(
-    db: AsyncSession, session: ModuleSession, participant_id: object, now: datetime
+    db: AsyncSession,
+    session: ModuleSession,
+    participant_id: object,
+    now: datetime,
+    *,
+    actor: str = "api",
 ) -> ModuleBooking:
     booking = await _booking_of(db, session, participant_id)
     if booking.status != "booked":
@@ -385,13 +404,18 @@ async def cancel_booking(
         .values(booked=ModuleSession.booked - 1)
     )
     await drop_reminders(db, [booking.id], "booking_cancelled", now)
-    audit(db, now, "api", "module_session.unbook", f"participant:{booking.participant_id}",
+    audit(db, now, actor, "module_session.unbook", f"participant:{booking.participant_id}",
           session=session.id)  # fmt: skip
     return booking
 
 
 async def mark_attendance(
-    db: AsyncSession, session: ModuleSession, data: dict[str, Any], now: datetime
+    db: AsyncSession,
+    session: ModuleSession,
+    data: dict[str, Any],
+    now: datetime,
+    *,
+    actor: str = "api",
 ) -> ModuleBooking:
     """After the start: attended, or a no-show, which asks the coach to get in touch."""
     unknown = set(data) - {"participant_id", "attended"}
@@ -414,7 +438,7 @@ async def mark_attendance(
             reason=NO_SHOW_REASON.format(module=MODULES.get(session.module, session.module)),
             source="schedule:no_show", now=now,
         )  # fmt: skip
-    audit(db, now, "api", "module_session.attendance", f"participant:{booking.participant_id}",
+    audit(db, now, actor, "module_session.attendance", f"participant:{booking.participant_id}",
           session=session.id, attended=attended)  # fmt: skip
     return booking
 

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -19,6 +20,10 @@ from bot.config import Settings
 from bot.host.services import FlowLibrary, Services, build_services
 from bot.store.migrate import upgrade
 from bot.store.models import Base
+
+# Property tests check behaviour, never speed: no per-example deadline on a busy machine.
+hypothesis_settings.register_profile("checkins", deadline=None)
+hypothesis_settings.load_profile("checkins")
 
 ROOT = Path(__file__).resolve().parents[1]
 PG_URL = os.environ.get("TEST_DATABASE_URL")

@@ -13,6 +13,7 @@ from bot.errors import ValidationError
 from bot.web.keys import SERVICES
 
 JSON_PREFIXES = ("/api/", "/simulator/api/")
+MAX_OFFSET = 1_000_000_000
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -31,7 +32,10 @@ async def api_errors(request: web.Request, handler: Handler) -> web.StreamRespon
         return error_response(exc.status, exc.code, exc.message)
     except web.HTTPException as exc:
         if exc.status >= 400:
-            return error_response(exc.status, exc.reason.lower().replace(" ", "_"), exc.reason)
+            response = error_response(exc.status, exc.reason.lower().replace(" ", "_"), exc.reason)
+            if "Allow" in exc.headers:  # a 405 must say which methods are allowed (RFC 9110)
+                response.headers["Allow"] = exc.headers["Allow"]
+            return response
         raise
 
 
@@ -50,9 +54,21 @@ async def api_auth(request: web.Request, handler: Handler) -> web.StreamResponse
     return await handler(request)
 
 
+def _bounded_int(digits: str) -> int:
+    """JSON numbers become SQL parameters: one past 64 bits would fail in the driver (a 500)."""
+    value = int(digits)
+    if not -(2**63) <= value < 2**63:
+        raise ValidationError("a number in the body is too large", "number_too_large")
+    return value
+
+
+def _loads(raw: str) -> Any:
+    return json.loads(raw, parse_int=_bounded_int)
+
+
 async def json_body(request: web.Request) -> dict[str, Any]:
     try:
-        data = await request.json(loads=json.loads)
+        data = await request.json(loads=_loads)
     except (json.JSONDecodeError, UnicodeDecodeError):
         raise ValidationError("the body must be JSON", "invalid_json") from None
     if not isinstance(data, dict):
@@ -73,6 +89,6 @@ def page_args(request: web.Request) -> tuple[int, int]:
         offset = int(request.query.get("offset", "0"))
     except ValueError:
         raise ValidationError("limit and offset must be whole numbers", "invalid_page") from None
-    if not 1 <= limit <= 1000 or offset < 0:
-        raise ValidationError("limit must be 1-1000 and offset 0 or more", "invalid_page")
+    if not 1 <= limit <= 1000 or not 0 <= offset <= MAX_OFFSET:  # a huge offset overflows SQL
+        raise ValidationError("limit must be 1-1000 and offset 0-1000000000", "invalid_page")
     return limit, offset

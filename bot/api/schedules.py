@@ -273,6 +273,13 @@ def _op(
     return operation
 
 
+def _listing(operation: dict[str, Any]) -> dict[str, Any]:
+    """The operation answers a JSON array of objects."""
+    ok = operation["responses"]["200"]["content"]["application/json"]
+    ok["schema"] = {"type": "array", "items": {"type": "object"}}
+    return operation
+
+
 _PARTICIPANT_BODY = {
     "type": "object",
     "required": ["participant_id"],
@@ -292,11 +299,13 @@ OPENAPI_PATHS: dict[str, Any] = {
         "post": _op("Resume check-ins (and a paused participant)", "200", (400, 401, 403, 404))
     },
     "/api/participants/{id}/scheduled": {
-        "get": _op("Due work for a participant, latest first", "200", (400, 401, 403, 404))
+        "get": _listing(
+            _op("Due work for a participant, latest first", "200", (400, 401, 403, 404))
+        )
     },
     "/api/sessions": {
         "post": _op("Create a module session", "201", (400, 401, 403), _SESSION, []),
-        "get": _op("Sessions that have not started", "200", (400, 401, 403), None, []),
+        "get": _listing(_op("Sessions that have not started", "200", (400, 401, 403), None, [])),
     },
     "/api/sessions/{id}": {
         "get": _op("A module session", "200", (400, 401, 403, 404)),

@@ -2,9 +2,10 @@
 
 Providers count requests (Telegram) or segments (Twilio MPS) per second per
 sender; staying under the limit is cheaper than handling 429s. ``pause`` backs
-a key (or every key) off when the provider says so. Limits hold per process:
-several worker processes each get the full rate, so size limits for the number
-of senders you run.
+a key (or every key) off when the provider says so. The in-process window is the
+fast path; when ``shared`` is set (``bot.outbox.slots``) each send also reserves
+its time on a line shared by every worker process, so several workers together
+keep the rate.
 """
 
 from __future__ import annotations
@@ -13,8 +14,20 @@ import asyncio
 import time
 from collections import defaultdict, deque
 from collections.abc import Callable
+from typing import Protocol
 
 MAX_KEYS = 10_000
+
+
+class SharedSlots(Protocol):
+    """Send times shared across processes (implemented on the database)."""
+
+    async def reserve(self, key: str, seconds: float, after: float = 0.0) -> float:
+        """Reserve ``seconds`` of ``key``'s line, not before ``after`` s from now;
+        returns how many seconds to wait before sending."""
+
+    async def hold(self, key: str, seconds: float) -> None:
+        """Keep every process off ``key`` for ``seconds`` from now (a 429)."""
 
 
 class RateLimiter:
@@ -35,6 +48,8 @@ class RateLimiter:
         self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._paused: dict[str, float] = {}
         self._paused_all = 0.0
+        self.shared: SharedSlots | None = None
+        self._holds: dict[str, float] = {}  # per-key pauses not yet told to ``shared``
 
     def pause(self, key: str | None, seconds: float) -> None:
         """Hold ``key`` (or all keys when None) for ``seconds`` from now."""
@@ -43,6 +58,14 @@ class RateLimiter:
             self._paused_all = max(self._paused_all, until)
         else:
             self._paused[key] = max(self._paused.get(key, 0.0), until)
+            self._holds[key] = max(self._holds.get(key, 0.0), until)
+
+    async def share_holds(self) -> None:
+        """Tell the other processes about pauses taken here (after a 429)."""
+        while self.shared is not None and self._holds:
+            key, until = self._holds.popitem()
+            if until > self._now():
+                await self.shared.hold(key, until - self._now())
 
     def wait_time(self, key: str, cost: int = 1) -> float:
         """Seconds until ``cost`` units fit for ``key`` (0 when they fit now)."""
@@ -97,5 +120,30 @@ async def acquire_together(*gates: tuple[RateLimiter, str, int]) -> None:
         if delay <= 0:
             for limiter, key, cost in gates:
                 limiter.take(key, cost)
-            return
+            break
         await asyncio.sleep(delay)
+    await _reserve_shared(gates)
+
+
+async def _reserve_shared(gates: tuple[tuple[RateLimiter, str, int], ...]) -> None:
+    """Reserve each shared line in turn, each not before the previous one's slot.
+
+    When a later line makes the send wait past an earlier line's slot, that line
+    is held until the real send time plus its interval, so the next send on it
+    keeps its spacing from this one.
+    """
+    wait = 0.0
+    taken: list[tuple[SharedSlots, str, float, float]] = []
+    for limiter, key, cost in gates:
+        if limiter.shared is None:
+            continue
+        await limiter.share_holds()
+        seconds = limiter._cost(cost) * limiter.period / limiter.capacity
+        delay = await limiter.shared.reserve(key, seconds, after=wait)
+        taken.append((limiter.shared, key, seconds, delay))
+        wait = max(wait, delay)
+    for shared, key, seconds, delay in taken:
+        if delay < wait:
+            await shared.hold(key, wait + seconds)
+    if wait > 0:
+        await asyncio.sleep(wait)

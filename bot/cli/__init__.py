@@ -1,11 +1,11 @@
-"""``python -m bot``: serve, worker, db upgrade, flows check, chat, users add."""
+"""``python -m bot``: serve, worker, db upgrade, flows check, translations, chat, users add."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
-from bot.cli import commands, flows_check, staff
+from bot.cli import commands, flows_check, staff, translations
 from bot.errors import CheckinError, ConfigError
 
 
@@ -20,6 +20,7 @@ def build_parser() -> argparse.ArgumentParser:
     flows.add_argument("action", choices=["check", "extract", "coverage", "test", "publish"])
     flows.add_argument("--format", choices=["text", "json"], default="text")
     flows_check.add_arguments(flows)
+    translations.add_spreadsheet_arguments(sub)
     chat = sub.add_parser("chat", help="talk to a flow in the terminal")
     chat.add_argument("--flow", required=True)
     chat.add_argument("--lang", default="en")
@@ -39,6 +40,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        if args.command == "translations":  # files only: no settings or database
+            return translations.run_spreadsheet(args)
         return commands.run(args)
     except ConfigError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)

@@ -1,21 +1,27 @@
-"""``python -m bot flows extract`` and ``python -m bot flows coverage``.
+"""``python -m bot flows extract``, ``flows coverage`` and ``translations export|import``.
 
 ``extract`` writes ``translations/messages.pot`` from the flows, the engine's
 common prompts, the host's replies and the session names, then updates every
 language's ``messages.po`` (keeping translations; a changed English text keeps its
 translation marked fuzzy). ``coverage`` prints, per flow and language, how many
-entries are reviewed, drafts (fuzzy) and missing.
+entries are reviewed, drafts (fuzzy) and missing. ``translations export`` and
+``translations import`` give one language's PO file to a translator as a CSV or
+XLSX sheet and take it back (``bot.i18n.spreadsheets``).
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 from dataclasses import asdict
 from pathlib import Path
 
 from bot.engine import Flow, load_flow_dir
+from bot.errors import ValidationError
 from bot.host.services import FLOWS_DIR
+from bot.i18n import spreadsheets
 from bot.i18n.catalogs import TRANSLATIONS, load_catalogs
+from bot.i18n.languages import normalise_language
 from bot.i18n.outbound import all_messages, over_budget
 from bot.i18n.pofiles import (
     TRANSLATED_LANGUAGES,
@@ -143,3 +149,104 @@ def run(action: str, fmt: str = "text") -> int:
     if action == "extract":
         return extract()
     return show_coverage(fmt)
+
+
+def add_spreadsheet_arguments(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``translations export`` and ``translations import``."""
+    parser = sub.add_parser("translations", help="a language's translations as a spreadsheet")
+    actions = parser.add_subparsers(dest="action", required=True)
+    out = actions.add_parser("export", help="write one language's PO file as CSV or XLSX")
+    out.add_argument("--lang", required=True)
+    out.add_argument("--format", choices=spreadsheets.FORMATS, default=None)
+    out.add_argument("--out", required=True, type=Path, help="the file to write")
+    back = actions.add_parser("import", help="take an edited sheet back into the PO file")
+    back.add_argument("file", type=Path)
+    back.add_argument("--lang", required=True)
+    back.add_argument(
+        "--good-rows", action="store_true", help="import the clean rows even if others are refused"
+    )
+    back.add_argument("--dry-run", action="store_true", help="check the sheet, write nothing")
+    for action in (out, back):
+        action.add_argument(
+            "--translations", type=Path, default=TRANSLATIONS, help=argparse.SUPPRESS
+        )
+
+
+def _language(code: str) -> str:
+    language = normalise_language(code)
+    if language not in TRANSLATED_LANGUAGES:
+        raise ValidationError(f"{language} is the source language: nothing to translate")
+    return language
+
+
+def export_sheet(language: str, fmt: str | None, out: Path, directory: Path = TRANSLATIONS) -> int:
+    language = _language(language)
+    fmt = fmt or ("xlsx" if out.suffix.lower() == ".xlsx" else "csv")
+    path = po_path(directory, language)
+    catalog = read_catalog(path, language)
+    if catalog is None:
+        print(f"{_shown(path)} does not exist: run 'python -m bot flows extract' first")
+        return 1
+    data = spreadsheets.export(catalog, language, fmt)
+    out.write_bytes(data)
+    count = len(spreadsheets.entries(catalog))
+    print(f"{_shown(out)}: {count} entries of {_shown(path)} ({fmt})")
+    return 0
+
+
+def import_sheet(
+    file: Path,
+    language: str,
+    *,
+    good_rows: bool = False,
+    dry_run: bool = False,
+    directory: Path = TRANSLATIONS,
+) -> int:
+    """Exit 1 if any row was refused; then nothing is written unless ``good_rows``."""
+    language = _language(language)
+    path = po_path(directory, language)
+    catalog = read_catalog(path, language)
+    if catalog is None:
+        print(f"{_shown(path)} does not exist: run 'python -m bot flows extract' first")
+        return 1
+    data = file.read_bytes()
+    try:
+        result = spreadsheets.import_sheet(
+            catalog,
+            data,
+            language,
+            fmt=spreadsheets.detect_format(data, file.name),
+            good_rows=good_rows,
+        )
+    except spreadsheets.SheetError as exc:
+        print(f"{_shown(file)}: {exc}; nothing was written")
+        return 1
+    for problem in result.problems:
+        print(f"{_shown(file)}: {problem}")
+    if result.problems and not good_rows:
+        print(
+            f"{len(result.problems)} rows refused; nothing was written "
+            "(fix them, or use --good-rows to import the rest)"
+        )
+        return 1
+    changed = len(result.changed)
+    written = False if dry_run or not changed else write_if_changed(path, result.catalog)
+    verb = "would change" if dry_run else "changed"
+    print(
+        f"{_shown(path)}: {changed} entries {verb}"
+        f"{'' if written or dry_run else ' (file unchanged)'}"
+        + (f", {len(result.problems)} rows refused" if result.problems else "")
+    )
+    return 1 if result.problems else 0
+
+
+def run_spreadsheet(args: argparse.Namespace) -> int:
+    if args.action == "export":
+        return export_sheet(args.lang, args.format, args.out, args.translations)
+    return import_sheet(
+        args.file,
+        args.lang,
+        good_rows=args.good_rows,
+        dry_run=args.dry_run,
+        directory=args.translations,
+    )

@@ -19,8 +19,10 @@ from bot.channels.base import InboundMessage
 from bot.host.audit import audit
 from bot.host.escalations import open_escalation
 from bot.host.handling import Message, decide
+from bot.host.keywords import command_of
 from bot.host.services import Services
 from bot.safety import screen
+from bot.staff.carer_messages import carer_stop
 from bot.store.models import InboundMessage as InboundRow
 from bot.store.models import Participant
 
@@ -94,11 +96,28 @@ async def _lock(db: AsyncSession, participant_id: int) -> Participant | None:
     return locked
 
 
+async def _waiting(services: Services, participant_id: int) -> bool:
+    """Whether the participant has a message still to process (a read, no lock)."""
+    async with services.sessions() as db:
+        found = await db.scalar(
+            select(InboundRow.id)
+            .where(InboundRow.participant_id == participant_id, InboundRow.processed_at.is_(None))
+            .limit(1)
+        )
+    return found is not None
+
+
 async def drain(services: Services, participant_id: int) -> int:
     """Process every unprocessed message of one participant, oldest first."""
     processed = 0
     async with services.participant_lock(participant_id):
         while True:
+            # After the first message, look before taking the row lock: usually nothing is
+            # left, and a plain read is far cheaper than a write lock (it saves a locked
+            # transaction per turn). A message stored after this look is drained by its own
+            # webhook, which waits for this lock.
+            if processed and not await _waiting(services, participant_id):
+                return processed
             row_id: int | None = None
             try:
                 async with services.sessions() as db, db.begin():
@@ -159,6 +178,10 @@ async def handle_unknown(services: Services, row: InboundRow) -> None:
                 source="safety:unknown_sender", now=now, inbound_id=stored.id,
             )  # fmt: skip
             audit(db, now, "system", "safety.unknown_sender", f"inbound:{stored.id}", rule=hit.rule)
+        elif command_of(stored.text or "", services.catalogs) == "stop" and await carer_stop(
+            db, stored.channel, stored.sender, now
+        ):
+            stored.outcome = "carer_opt_out"  # a carer's number; participants never get here
 
 
 async def handle(

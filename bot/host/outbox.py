@@ -18,8 +18,6 @@ log = logging.getLogger(__name__)
 # Kinds sent even to an opted-out participant or one without consent: they wrote to us.
 ALWAYS_SENT = frozenset({"crisis", "optout"})
 SENT_WITHOUT_CONSENT = ALWAYS_SENT | {"help"}
-# Kinds that are never held for quiet hours or pauses.
-IMMEDIATE = frozenset({"crisis", "optout", "help", "coach", "flow"})
 
 
 def address_of(participant: Participant) -> str | None:

@@ -17,6 +17,20 @@ OUTSIDE_FLOW = (
 )
 COACH_ASKED = "Thank you. We have asked your coach to contact you in working hours."
 MEDIA = "Thank you. Your coach will look at what you sent in working hours."
+NUDGE = "Just a gentle reminder: please reply to our last message when you have a moment."
+CARER_REMINDER = (
+    "Reminder: the session you asked us to tell you about is on {session_date} at "
+    "{session_time}, at {venue}. Reply STOP to stop these reminders."
+)
+TELEGRAM_NOT_LINKED = (
+    "Hello. This chat is not connected to a check-in service. "
+    "If your pain service sent you a link, please open that link."
+)
+TELEGRAM_LINK_UNUSABLE = (
+    "This link cannot be used. It may have expired or already been used. "
+    "Please ask your pain service for a new link."
+)
+TELEGRAM_LINKED = "Thank you. Your check-ins will now come here. Reply STOP at any time to stop."
 UNKNOWN_SENDER = "Sorry, we do not recognise this number. Please contact your pain service."
 
 

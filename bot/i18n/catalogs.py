@@ -87,6 +87,11 @@ def load_catalogs(directory: Path = TRANSLATIONS, require_reviewed: bool = False
             if not message.id or not isinstance(message.id, str):
                 continue
             text = message.string if isinstance(message.string, str) else ""
+            # Babel keeps "#| msgid" (the English this was translated from) as a comment.
+            if message.previous_id or any(c.startswith("|") for c in message.user_comments):
+                text = (
+                    ""  # the English changed since this was translated: send English, not old words
+                )
             table[(message.context or "", message.id)] = Entry(text, message.fuzzy)
         catalogs.entries[code] = table
     return catalogs

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import re
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -124,7 +125,16 @@ def merge(template: Catalog, old: Catalog | None, language: str) -> Catalog:
     merged = _new_catalog(language, old)
     known = _entries(old) + _retired(old)
     by_key = {(m.context, m.id): m for m in reversed(known)}  # a live entry wins
-    by_context = {m.context: m for m in _entries(old) if m.string}
+    # Only a context that names one text (a flow step) can say "this English changed":
+    # shared contexts (common, service, module) hold many unrelated texts.
+    in_template = Counter(m.context for m in _entries(template))
+    in_old = Counter(m.context for m in known)
+    shared = {
+        c
+        for c in in_template | in_old
+        if in_template[c] > 1 or in_old[c] > 1 or "." not in (c or "")
+    }
+    by_context = {m.context: m for m in _entries(old) if m.string and m.context not in shared}
     by_text: dict[str, Message] = {}  # the same English elsewhere; a reviewed one wins
     for message in known:
         other = by_text.get(str(message.id))

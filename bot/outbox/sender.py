@@ -7,7 +7,8 @@ send again while a stale ``sending`` row may have gone out and is flagged
 ``uncertain`` instead (a later status callback for it settles it).
 
 At send time the rules are checked again: opt-out and consent for the row's
-channel (``bot.outbox.consent``), pauses for scheduled messages, and WhatsApp's
+channel (``bot.outbox.consent``), pauses for scheduled messages, quiet hours for
+messages the participant did not ask for (``bot.outbox.quiet``), and WhatsApp's
 24-hour window (``bot.outbox.whatsapp``). Permanent failures are handled by
 ``bot.outbox.consequences`` so staff see them.
 """
@@ -19,7 +20,7 @@ import contextlib
 import logging
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import Row, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.channels.base import OutboundMessage
@@ -30,6 +31,8 @@ from bot.outbox import whatsapp
 from bot.outbox.consent import refusal
 from bot.outbox.consequences import after_permanent_failure
 from bot.outbox.delivery import adopt_statuses
+from bot.outbox.quiet import deferred_until
+from bot.outbox.slots import share_holds, share_limits
 from bot.store.models import OutboxMessage, Participant, User
 
 log = logging.getLogger(__name__)
@@ -45,6 +48,13 @@ PROVIDER = {"sms": "twilio", "whatsapp": "twilio", "telegram": "telegram"}
 
 
 async def claim(services: Services, limit: int = BATCH) -> list[int]:
+    """The ids of up to ``limit`` due rows, now ours, most urgent kind first."""
+    rows = await claim_rows(services, limit)
+    rows.sort(key=lambda r: (KIND_ORDER.get(r.kind, 9), r.id))
+    return [r.id for r in rows]
+
+
+async def claim_rows(services: Services, limit: int = BATCH) -> list[Row[tuple[int, str, str]]]:
     """Mark up to ``limit`` due rows as ours; SKIP LOCKED keeps other workers off them."""
     now = services.clock.now()
     async with services.sessions() as db, db.begin():
@@ -63,12 +73,10 @@ async def claim(services: Services, limit: int = BATCH) -> list[int]:
             update(OutboxMessage)
             .where(OutboxMessage.id == chosen.c.id, OutboxMessage.status == "pending")
             .values(status="claimed", claimed_at=now, attempts=OutboxMessage.attempts + 1)
-            .returning(OutboxMessage.id, OutboxMessage.kind)
+            .returning(OutboxMessage.id, OutboxMessage.kind, OutboxMessage.to)
             .execution_options(synchronize_session=False)
         )
-        rows = list(result.all())
-    rows.sort(key=lambda r: (KIND_ORDER.get(r.kind, 9), r.id))
-    return [r.id for r in rows]
+        return list(result.all())
 
 
 async def _prepare(services: Services, row_id: int) -> OutboundMessage | None:
@@ -110,6 +118,11 @@ async def _allowed(
         return False
     if row.kind in HELD_WHEN_PAUSED and participant.status == "paused":
         row.status, row.error = "cancelled", "participant paused"
+        return False
+    later = await deferred_until(db, participant, row, now)
+    if later is not None:  # back to pending; the deferral is not a send attempt
+        row.status, row.not_before, row.error = "pending", later, "deferred: quiet hours"
+        row.attempts = max(0, row.attempts - 1)
         return False
     if row.channel == "whatsapp" and not row.template:
         templates = whatsapp.load_templates(services.settings.whatsapp_templates)
@@ -163,6 +176,8 @@ async def send_one(services: Services, row_id: int) -> str:
         result = await channel.send(message)
     except ChannelError as exc:
         log.warning("send failed", extra={"outbox_id": row_id, "code": exc.code})
+        if isinstance(exc, ChannelRateLimited):
+            await share_holds(channel)
         await _record_failure(services, message, exc)
         return "failed"
     except Exception:
@@ -203,17 +218,24 @@ async def recover_stale(services: Services, now: datetime | None = None) -> None
 
 async def send_due(services: Services, concurrency: int = 8) -> int:
     """Claim and send one batch; returns how many rows were claimed."""
-    ids = await claim(services)
-    if not ids:
+    share_limits(services)
+    rows = await claim_rows(services)
+    if not rows:
         return 0
+    # One recipient's messages go one after another, in the order they were written
+    # (a crisis reply first); different recipients are sent concurrently.
+    queues: dict[str, list[int]] = {}
+    for row in sorted(rows, key=lambda r: (r.kind != "crisis", r.id)):
+        queues.setdefault(row.to, []).append(row.id)
     gate = asyncio.Semaphore(concurrency)
 
-    async def guarded(row_id: int) -> None:
+    async def in_order(row_ids: list[int]) -> None:
         async with gate:
-            await send_one(services, row_id)
+            for row_id in row_ids:
+                await send_one(services, row_id)
 
-    await asyncio.gather(*(guarded(i) for i in ids))
-    return len(ids)
+    await asyncio.gather(*(in_order(q) for q in queues.values()))
+    return len(rows)
 
 
 async def run_sender(services: Services, stop: asyncio.Event, wake: asyncio.Event) -> None:

@@ -300,7 +300,7 @@ def test_goto_cycle_without_a_question_stops_with_an_error() -> None:
     )
     began = time.monotonic()
     state, events = start(flow, language="en", now=T0)
-    assert time.monotonic() - began < 1
+    assert time.monotonic() - began < 30  # a hang guard, not a benchmark
     assert events == [
         Message("Hello"),
         Escalate("routine", "loop", "flow:raw"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 from sqlalchemy import select
@@ -128,3 +129,26 @@ async def test_a_claim_takes_no_more_than_its_limit(services: Services) -> None:
     first = await claim(services, limit=5)
     second = await claim(services, limit=5)
     assert len(first) == 5 and len(second) == 5 and not set(first) & set(second)
+
+
+class SlowFirstChannel(RecordingChannel):
+    """The first send is slow at the provider: a concurrent sender would overtake it."""
+
+    async def send(self, message: OutboundMessage) -> SendResult:
+        if not self.sent and not getattr(self, "slowed", False):
+            self.slowed = True
+            await asyncio.sleep(0.05)
+        return await super().send(message)
+
+
+async def test_one_persons_messages_arrive_in_the_order_they_were_written(
+    services: Services,
+) -> None:
+    channel = SlowFirstChannel()
+    services.channels["sms"] = channel
+    person = await make_participant(services)
+    for n in range(4):
+        await say(services, person, f"hello {n}")
+    await send_due(services)
+    assert [m.outbox_id for m in channel.sent] == sorted(m.outbox_id for m in channel.sent)
+    assert len(channel.sent) == 4

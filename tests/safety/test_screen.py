@@ -210,7 +210,9 @@ def test_long_messages_are_screened_quickly_and_fully() -> None:
     assert screen(filler + " I want to die") is not None
     # Only catastrophic backtracking fails this (seconds per message); the real figure is
     # measured with `python -m bot.safety.evaluate --time 10000` (screen-accuracy.md).
-    assert time.perf_counter() - start < 10.0
+    assert (
+        time.perf_counter() - start < 30.0
+    )  # a hang guard (catastrophic backtracking), not a benchmark
 
 
 def test_a_hit_has_no_risk_score() -> None:

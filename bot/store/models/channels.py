@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import Double, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bot.store.models.base import Base, BigId
@@ -47,3 +47,16 @@ class DeliveryStatus(Base):
     error_code: Mapped[str | None] = mapped_column(String(32))
     outbox_id: Mapped[int | None] = mapped_column(ForeignKey("outbox.id"))
     at: Mapped[datetime]
+
+
+class SendSlot(Base):
+    """The next free send time of one rate-limited key, shared by every worker process.
+
+    A sender reserves its slot by moving ``next_at`` on in one UPDATE, so workers
+    together stay under the provider's per-sender rate. ``next_at`` is wall-clock
+    epoch seconds (hosts are assumed NTP-synchronised).
+    """
+
+    __tablename__ = "send_slots"
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    next_at: Mapped[float] = mapped_column(Double)

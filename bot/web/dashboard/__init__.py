@@ -8,6 +8,8 @@ import bot.web.dashboard.views_auth
 import bot.web.dashboard.views_items
 import bot.web.dashboard.views_participants
 import bot.web.dashboard.views_queue
+import bot.web.dashboard.views_schedule
+import bot.web.dashboard.views_sessions
 import bot.web.dashboard.views_static
 import bot.web.dashboard.views_users  # noqa: F401 - each view module adds its routes
 from bot.web.dashboard.routing import routes

@@ -22,6 +22,7 @@ ERROR_TITLES = {400: "Please check the form", 403: "Not allowed", 404: "Not foun
 NAV = (
     ("/", "Queue", frozenset({"coach", "lead"})),
     ("/participants", "Participants", frozenset({"coach", "lead", "staff"})),
+    ("/sessions", "Sessions", frozenset({"staff", "lead"})),
     ("/flows", "Flows", frozenset({"staff", "lead", "admin"})),
     ("/users", "Users", frozenset({"admin"})),
 )

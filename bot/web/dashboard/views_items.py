@@ -17,6 +17,7 @@ from bot.host.audit import audit
 from bot.store.models import Escalation, Participant, User
 from bot.web.dashboard import history
 from bot.web.dashboard.auth import Viewer, read_form
+from bot.web.dashboard.care_facts import care_facts
 from bot.web.dashboard.charts import KEYS, build_charts, since
 from bot.web.dashboard.pages import context, page, path_int
 from bot.web.dashboard.render import render, see_other
@@ -75,6 +76,7 @@ async def item_page(
                     .order_by(User.name, User.email)
                 )
             )
+        facts = await care_facts(db, viewer.user, participant) if participant is not None else None
         if participant is not None and request.method == "GET":
             audit(
                 db, now, f"user:{viewer.user.id}", "participant.view",
@@ -88,6 +90,7 @@ async def item_page(
             viewer,
             item=item,
             participant=participant,
+            facts=facts,
             assignee=people.get(item.assignee_id or 0),
             coach=people.get(participant.coach_id or 0) if participant else None,
             causes=causes,

@@ -23,6 +23,7 @@ from bot.store.models import Consent, Escalation, Participant, User
 from bot.store.models.scheduling import CheckinSchedule, ModuleBooking, ModuleSession
 from bot.web.dashboard import goals, history
 from bot.web.dashboard.auth import Viewer, read_form
+from bot.web.dashboard.care_facts import care_facts
 from bot.web.dashboard.charts import KEYS, build_charts, since
 from bot.web.dashboard.pages import context, page, path_int
 from bot.web.dashboard.render import render, see_other
@@ -130,6 +131,7 @@ async def participant_page(
                 .limit(20)
             )
         )
+        facts = await care_facts(db, viewer.user, participant)
         events = await history.timeline(db, participant)
         charts = build_charts(
             await history.answers_since(db, participant.id, KEYS, since(now)), now
@@ -146,6 +148,7 @@ async def participant_page(
             request,
             viewer,
             participant=participant,
+            facts=facts,
             coach=coach,
             consents=consents,
             goals=goal_rows,

@@ -25,6 +25,7 @@ from bot.channels.base import InboundMessage
 from bot.channels.telegram import TelegramChannel
 from bot.channels.telegram_links import link_chat, link_owner
 from bot.errors import ValidationError
+from bot.host import replies
 from bot.host.audit import audit
 from bot.host.flows import start_flow
 from bot.host.outbox import enqueue
@@ -45,15 +46,9 @@ MEDIA_KEYS = (
     "location", "contact",
 )  # fmt: skip
 CONTEXT = "service"
-NOT_LINKED = (
-    "Hello. This chat is not connected to a check-in service. "
-    "If your pain service sent you a link, please open that link."
-)
-LINK_UNUSABLE = (
-    "This link cannot be used. It may have expired or already been used. "
-    "Please ask your pain service for a new link."
-)
-LINKED = "Thank you. Your check-ins will now come here. Reply STOP at any time to stop."
+NOT_LINKED = replies.TELEGRAM_NOT_LINKED  # texts live in bot/host/replies.py for translation
+LINK_UNUSABLE = replies.TELEGRAM_LINK_UNUSABLE
+LINKED = replies.TELEGRAM_LINKED
 UNLINKED_REPLY_GAP = timedelta(hours=1)
 ONBOARDING = "onboarding"
 

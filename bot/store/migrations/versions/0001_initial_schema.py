@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-26 05:09:40.155752
+Create Date: 2026-11-26 06:15:13.183194
 """
 
 from collections.abc import Sequence
@@ -95,6 +95,11 @@ def upgrade() -> None:
     with op.batch_alter_table('module_sessions', schema=None) as batch_op:
         batch_op.create_index('ix_module_sessions_starts', ['status', 'starts_at'], unique=False)
 
+    op.create_table('send_slots',
+    sa.Column('key', sa.String(length=200), nullable=False),
+    sa.Column('next_at', sa.Double(), nullable=False),
+    sa.PrimaryKeyConstraint('key', name=op.f('pk_send_slots'))
+    )
     op.create_table('service_secrets',
     sa.Column('name', sa.String(length=64), nullable=False),
     sa.Column('value', sa.String(length=128), nullable=False),
@@ -584,6 +589,7 @@ def downgrade() -> None:
     op.drop_table('dashboard_sessions')
     op.drop_table('users')
     op.drop_table('service_secrets')
+    op.drop_table('send_slots')
     with op.batch_alter_table('module_sessions', schema=None) as batch_op:
         batch_op.drop_index('ix_module_sessions_starts')
 

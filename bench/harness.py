@@ -1,0 +1,550 @@
+"""What the benchmark scripts share: a database, a fake provider, service processes, a load
+driver that speaks signed Twilio webhooks, and the checks that every message was handled once.
+
+Not a test module: the scripts in bench/ import it (they put the repository on sys.path).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+import os
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import aiohttp  # noqa: E402
+from sqlalchemy import func, insert, select, text  # noqa: E402
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine  # noqa: E402
+
+from bot.store.migrate import upgrade_async  # noqa: E402
+from bot.store.models import Consent, InboundMessage, OutboxMessage, Participant  # noqa: E402
+from tests.fakes.twilio import ACCOUNT_SID, AUTH_TOKEN  # noqa: E402
+from tests.system.processes import (  # noqa: E402
+    API_TOKEN,
+    INBOUND_PATH,
+    ServiceProcess,
+    create_database,
+    encode_form,
+    free_port,
+    inbound_params,
+    named_database,
+    service_env,
+    sign,
+)
+
+DEFAULT_POSTGRES = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+# A sleep check-in, as a participant answers it: quality 0-10, woken by pain, hours slept.
+ANSWERS: list[Callable[[random.Random], str]] = [
+    lambda rng: str(rng.randint(4, 9)),
+    lambda rng: rng.choice(["yes", "no", "Yes", "no thanks"]),
+    lambda rng: str(rng.choice([5, 6, 6.5, 7, 8])),
+]
+SEED_CHUNK = 5000
+
+
+def machine_load() -> dict[str, Any]:
+    """The machine is shared: say how busy it was (1, 5, 15-minute load, cores)."""
+    one, five, fifteen = os.getloadavg()
+    return {"load": [round(one, 2), round(five, 2), round(fifteen, 2)], "cpus": os.cpu_count()}
+
+
+def rss_mb(pid: int) -> float:
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def phone_of(index: int) -> str:
+    return f"+447400{index:06d}"
+
+
+@dataclass
+class Database:
+    url: str
+    kind: str  # sqlite | postgresql
+    folder: Path
+
+    @classmethod
+    async def create(cls, kind: str, folder: Path, postgres_url: str, name: str) -> Database:
+        if kind == "sqlite":
+            url = f"sqlite+aiosqlite:///{folder}/{name}.db"
+        else:
+            url = named_database(postgres_url, name)
+            await create_database(url)
+        await upgrade_async(url)
+        return cls(url, kind, folder)
+
+    async def drop(self) -> None:
+        if self.kind == "postgresql":
+            from tests.system.processes import drop_database
+
+            await drop_database(self.url)
+
+    def engine(self) -> AsyncEngine:
+        return create_async_engine(self.url)
+
+
+async def seed_participants(url: str, count: int, first: int = 0) -> list[int]:
+    """Bulk-insert ``count`` SMS participants with consent (not measured)."""
+    engine = create_async_engine(url)
+    now = datetime.now(UTC)
+    ids: list[int] = []
+    async with engine.begin() as db:
+        for start in range(first, first + count, SEED_CHUNK):
+            size = min(SEED_CHUNK, first + count - start)
+            rows = [
+                {"phone": phone_of(start + i), "channel": "sms", "language": "en",
+                 "timezone": "Europe/London", "name": "Sam", "status": "active", "consent": True,
+                 "consent_at": now, "fields": {}, "demo": False, "created_at": now,
+                 "updated_at": now}
+                for i in range(size)
+            ]  # fmt: skip
+            chunk = list(
+                (await db.execute(insert(Participant).returning(Participant.id), rows)).scalars()
+            )
+            await db.execute(
+                insert(Consent),
+                [{"participant_id": pid, "channel": "sms", "given": True, "how": "bench", "at": now}
+                 for pid in chunk],
+            )  # fmt: skip
+            ids.extend(chunk)
+    await engine.dispose()
+    return ids
+
+
+class Provider:
+    """``bench/provider.py`` in a process of its own."""
+
+    def __init__(self, folder: Path, rate: float | None = None) -> None:
+        self.port = free_port()
+        self.log = folder / "provider.log"
+        args = [sys.executable, str(ROOT / "bench" / "provider.py"), "--port", str(self.port)]
+        if rate is not None:
+            args += ["--rate", str(rate)]
+        with self.log.open("ab") as log:
+            self.popen = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    async def ready(self) -> None:
+        async with aiohttp.ClientSession() as client:
+            for _ in range(200):
+                with contextlib.suppress(aiohttp.ClientError, OSError):
+                    async with client.get(self.url + "/_stats") as response:
+                        if response.status == 200:
+                            return
+                await asyncio.sleep(0.1)
+        raise TimeoutError("the fake provider did not start")
+
+    async def stats(self, times: bool = False) -> dict[str, Any]:
+        async with (
+            aiohttp.ClientSession() as client,
+            client.get(self.url + "/_stats", params={"times": "1"} if times else {}) as response,
+        ):
+            result: dict[str, Any] = await response.json()
+            return result
+
+    async def mode(self, mode: str, slow: float = 1.0) -> None:
+        async with (
+            aiohttp.ClientSession() as client,
+            client.post(self.url + "/_mode", json={"mode": mode, "slow": slow}) as response,
+        ):
+            assert response.status == 200
+
+    def stop(self) -> None:
+        if self.popen.poll() is None:
+            self.popen.terminate()
+            self.popen.wait(10)
+
+
+def env_for(database_url: str, provider: Provider, **extra: str) -> dict[str, str]:
+    return service_env(
+        database_url,
+        twilio_url=provider.url,
+        account_sid=ACCOUNT_SID,
+        auth_token=AUTH_TOKEN,
+        **extra,
+    )
+
+
+@dataclass
+class Person:
+    id: int
+    phone: str
+    step: int = 3  # 3: the check-in is over (or not started): start one before the next answer
+
+
+@dataclass
+class Load:
+    """What one driver run sent and what came back."""
+
+    seconds: float = 0.0
+    latencies: list[float] = field(default_factory=list)  # webhook round trips, seconds
+    statuses: Counter[int] = field(default_factory=Counter)
+    errors: Counter[str] = field(default_factory=Counter)
+    starts: int = 0
+    accepted: dict[str, int] = field(default_factory=dict)  # MessageSid -> participant id
+    # MessageSid -> (participant id, phone, body) of each message that got no 2xx
+    refused: dict[str, tuple[int, str, str]] = field(default_factory=dict)
+    # (seconds since the start, status; 0 when no answer came)
+    timeline: list[tuple[float, int]] = field(default_factory=list)
+
+    def summary(self) -> dict[str, Any]:
+        ok = sum(n for s, n in self.statuses.items() if 200 <= s < 300)
+        ordered = sorted(self.latencies)
+
+        def pct(p: float) -> float | None:
+            if not ordered:
+                return None
+            return round(ordered[min(len(ordered) - 1, int(p * len(ordered)))] * 1000, 1)
+
+        return {
+            "seconds": round(self.seconds, 1),
+            "requests": sum(self.statuses.values()),
+            "ok": ok,
+            "per_second": round(ok / self.seconds, 1) if self.seconds else None,
+            "p50_ms": pct(0.50),
+            "p90_ms": pct(0.90),
+            "p99_ms": pct(0.99),
+            "max_ms": round(ordered[-1] * 1000, 1) if ordered else None,
+            "mean_ms": round(statistics.fmean(ordered) * 1000, 1) if ordered else None,
+            "statuses": dict(self.statuses),
+            "errors": dict(self.errors),
+            "flow_starts": self.starts,
+        }
+
+
+_sids = itertools.count(1)
+_run = random.Random().getrandbits(32)
+
+
+def new_sid() -> str:
+    return f"SM{_run:08x}{next(_sids):024x}"
+
+
+async def drive(
+    base_url: str,
+    people: list[Person],
+    *,
+    seconds: float,
+    connections: int = 32,
+    restart_flows: bool = True,
+    seed: int = 1,
+    stop: asyncio.Event | None = None,
+    during: Callable[[float], None] | None = None,
+    rate: float | None = None,
+) -> Load:
+    """``connections`` clients answering check-ins for ``seconds``; one message at a time
+    per participant (a person reads the question before answering the next). With
+    ``rate``, messages are offered at that pace (an open loop, as phones would send them)
+    instead of as fast as the service answers."""
+    rng = random.Random(seed)
+    queue: asyncio.Queue[Person] = asyncio.Queue()
+    for person in people:
+        queue.put_nowait(person)
+    load = Load()
+    connector = aiohttp.TCPConnector(limit=connections, limit_per_host=connections)
+    timeout = aiohttp.ClientTimeout(total=30)
+    api = {"Authorization": f"Bearer {API_TOKEN}"}
+    began = time.perf_counter()
+    deadline = began + seconds
+
+    async def one_message(client: aiohttp.ClientSession, person: Person) -> None:
+        if restart_flows and person.step >= len(ANSWERS):
+            async with client.post(
+                f"{base_url}/api/participants/{person.id}/flows",
+                json={"flow": "sleep_checkin"},
+                headers=api,
+            ) as response:
+                await response.read()
+                if response.status == 202:
+                    load.starts += 1
+                    person.step = 0
+                else:
+                    load.errors[f"start {response.status}"] += 1
+                    return
+        body = ANSWERS[person.step % len(ANSWERS)](rng)
+        sid = new_sid()
+        params = inbound_params(ACCOUNT_SID, sid, person.phone, body)
+        headers = {**FORM, "X-Twilio-Signature": sign(AUTH_TOKEN, params)}
+        sent = time.perf_counter()
+        try:
+            async with client.post(
+                base_url + INBOUND_PATH, data=encode_form(params), headers=headers
+            ) as response:
+                await response.read()
+                status = response.status
+        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            load.errors[type(exc).__name__] += 1
+            load.refused[sid] = (person.id, person.phone, body)
+            load.timeline.append((time.perf_counter() - began, 0))
+            await asyncio.sleep(0.05)
+            return
+        load.latencies.append(time.perf_counter() - sent)
+        load.statuses[status] += 1
+        load.timeline.append((time.perf_counter() - began, status))
+        if 200 <= status < 300:
+            load.accepted[sid] = person.id
+            person.step += 1
+        else:
+            load.refused[sid] = (person.id, person.phone, body)
+
+    pace = {"next": began}
+    pacing = asyncio.Lock()
+
+    async def wait_turn() -> None:
+        async with pacing:
+            pace["next"] += 1 / rate if rate else 0.0
+            delay = pace["next"] - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+
+    async def worker(client: aiohttp.ClientSession) -> None:
+        while time.perf_counter() < deadline and not (stop and stop.is_set()):
+            if rate:
+                await wait_turn()
+            person = await queue.get()
+            try:
+                await one_message(client, person)
+            finally:
+                queue.put_nowait(person)
+            if during is not None:
+                during(time.perf_counter() - began)
+
+    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as client:
+        await asyncio.gather(*(worker(client) for _ in range(connections)))
+    load.seconds = time.perf_counter() - began
+    return load
+
+
+async def resend(base_url: str, load: Load, rounds: int = 20) -> int:
+    """Send again, with the same MessageSid, every message that got no 2xx (as a provider
+    retries); returns how many are still refused."""
+    async with aiohttp.ClientSession() as client:
+        for _ in range(rounds):
+            for sid, (pid, phone, body) in list(load.refused.items()):
+                params = inbound_params(ACCOUNT_SID, sid, phone, body)
+                headers = {**FORM, "X-Twilio-Signature": sign(AUTH_TOKEN, params)}
+                with contextlib.suppress(aiohttp.ClientError, OSError, TimeoutError):
+                    async with client.post(
+                        base_url + INBOUND_PATH, data=encode_form(params), headers=headers
+                    ) as response:
+                        if 200 <= response.status < 300:
+                            load.accepted[sid] = pid
+                            del load.refused[sid]
+            if not load.refused:
+                break
+            await asyncio.sleep(1)
+    return len(load.refused)
+
+
+async def start_all(base_url: str, people: list[Person], connections: int = 16) -> None:
+    """Put everyone mid-check-in before the clock starts (not measured)."""
+    queue = list(people)
+    api = {"Authorization": f"Bearer {API_TOKEN}"}
+
+    async def worker(client: aiohttp.ClientSession) -> None:
+        while queue:
+            person = queue.pop()
+            async with client.post(
+                f"{base_url}/api/participants/{person.id}/flows",
+                json={"flow": "sleep_checkin"},
+                headers=api,
+            ) as response:
+                assert response.status == 202, await response.text()
+                person.step = 0
+
+    async with aiohttp.ClientSession() as client:
+        await asyncio.gather(*(worker(client) for _ in range(connections)))
+
+
+async def outbox_settled(engine: AsyncEngine, within: float) -> dict[str, int]:
+    """Wait until nothing is waiting to be sent (or ``within`` seconds pass)."""
+    deadline = time.monotonic() + within
+    while True:
+        async with engine.connect() as db:
+            rows = (
+                await db.execute(
+                    select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)
+                )
+            ).all()
+        statuses = {status: count for status, count in rows}
+        busy = sum(statuses.get(s, 0) for s in ("pending", "claimed", "sending"))
+        if not busy or time.monotonic() > deadline:
+            return statuses
+        await asyncio.sleep(1)
+
+
+async def inbound_settled(engine: AsyncEngine, within: float) -> int:
+    deadline = time.monotonic() + within
+    while True:
+        async with engine.connect() as db:
+            waiting = int(
+                await db.scalar(select(func.count()).where(InboundMessage.processed_at.is_(None)))
+                or 0
+            )
+        if not waiting or time.monotonic() > deadline:
+            return waiting
+        await asyncio.sleep(1)
+
+
+async def exactly_once(engine: AsyncEngine, load: Load, provider: Provider) -> dict[str, Any]:
+    """Every 2xx'd message stored and processed once; every outbox row sent at most once,
+    and every row not sent is flagged (uncertain/failed), never silently doubled."""
+    async with engine.connect() as db:
+        inbound = (
+            await db.execute(
+                select(
+                    InboundMessage.provider_id,
+                    InboundMessage.participant_id,
+                    InboundMessage.processed_at,
+                    InboundMessage.outcome,
+                )
+            )
+        ).all()
+        outbox = (await db.execute(select(OutboxMessage.id, OutboxMessage.status))).all()
+    stored = Counter(r.provider_id for r in inbound)
+    by_outbox = {int(k): v for k, v in (await provider.stats())["by_outbox"].items()}
+    statuses = Counter(r.status for r in outbox)
+    sent_rows = {r.id for r in outbox if r.status in ("sent", "delivered", "read")}
+    uncertain = {r.id for r in outbox if r.status == "uncertain"}
+    return {
+        "accepted_webhooks": len(load.accepted),
+        "accepted_not_stored": sum(1 for sid in load.accepted if stored[sid] == 0),
+        "stored_twice": sum(1 for n in stored.values() if n > 1),
+        "unprocessed": sum(1 for r in inbound if r.processed_at is None),
+        "processing_errors": sum(1 for r in inbound if r.outcome == "error"),
+        "outbox": dict(statuses),
+        "sent_rows_not_at_provider": sum(1 for i in sent_rows if by_outbox.get(i, 0) == 0),
+        "sent_twice": sum(1 for n in by_outbox.values() if n > 1),
+        "uncertain_at_provider": sum(1 for i in uncertain if by_outbox.get(i, 0) >= 1),
+        "uncertain_not_at_provider": sum(1 for i in uncertain if by_outbox.get(i, 0) == 0),
+    }
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time the process has used so far."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class Sampler:
+    """RSS and CPU use of a process, sampled in the background."""
+
+    def __init__(self, pid: int, every: float = 0.5) -> None:
+        self.pid, self.every = pid, every
+        self.samples: list[float] = []
+        self._task: asyncio.Task[None] | None = None
+        self._cpu = cpu_seconds(pid)
+        self._began = time.perf_counter()
+
+    async def _run(self) -> None:
+        while True:
+            self.samples.append(rss_mb(self.pid))
+            await asyncio.sleep(self.every)
+
+    def start(self) -> Sampler:
+        self._task = asyncio.create_task(self._run())
+        return self
+
+    async def stop(self) -> dict[str, float]:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        if not self.samples:
+            return {}
+        busy = (cpu_seconds(self.pid) - self._cpu) / (time.perf_counter() - self._began)
+        return {"rss_start_mb": round(self.samples[0], 1), "rss_peak_mb": round(max(self.samples), 1),
+                "rss_end_mb": round(self.samples[-1], 1), "cpu_cores_used": round(busy, 2)}  # fmt: skip
+
+
+class Profiler:
+    """py-spy on a running process (``--nonblocking``: it never pauses the service)."""
+
+    def __init__(self, pid: int, seconds: float, out: Path) -> None:
+        self.out = out
+        exe = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+        self.popen = subprocess.Popen(
+            [exe, "record", "--pid", str(pid), "--duration", str(int(seconds)), "--rate", "67",
+             "--nonblocking", "--gil", "--format", "raw", "--output", str(out)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+
+    def finish(self, top: int = 25) -> list[tuple[str, float, float]]:
+        """(function, inclusive %, own %), heaviest inclusive first."""
+        self.popen.wait(60)
+        return summarise_profile(self.out, top)
+
+
+def summarise_profile(path: Path, top: int = 25) -> list[tuple[str, float, float]]:
+    inclusive: Counter[str] = Counter()
+    own: Counter[str] = Counter()
+    total = 0
+    for line in path.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not count.isdigit():
+            continue
+        n = int(count)
+        total += n
+        frames = [f.split(" (")[0] + " (" + f.split(" (")[-1].split(":")[0].rsplit("/", 1)[-1] + ")"
+                  for f in stack.split(";") if f]  # fmt: skip
+        for frame in set(frames):
+            inclusive[frame] += n
+        if frames:
+            own[frames[-1]] += n
+    return [
+        (frame, round(100 * n / total, 1), round(100 * own[frame] / total, 1))
+        for frame, n in inclusive.most_common(top)
+    ]
+
+
+async def stop_all(processes: list[ServiceProcess]) -> None:
+    await asyncio.gather(*(asyncio.to_thread(p.stop) for p in processes))
+
+
+@contextlib.asynccontextmanager
+async def scratch(keep: bool = False) -> AsyncIterator[Path]:
+    folder = Path(tempfile.mkdtemp(prefix="checkins-bench-"))
+    try:
+        yield folder
+    finally:
+        if not keep:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def emit(figures: dict[str, Any]) -> None:
+    print(json.dumps(figures, indent=2, default=str), flush=True)
+
+
+async def count_rows(engine: AsyncEngine, table: str) -> int:
+    async with engine.connect() as db:
+        return int(await db.scalar(text(f"SELECT count(*) FROM {table}")) or 0)

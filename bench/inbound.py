@@ -1,0 +1,199 @@
+#!/usr/bin/env python3
+"""Inbound turns: signed Twilio webhooks from participants who are mid-check-in.
+
+    python bench/inbound.py --database sqlite
+    python bench/inbound.py --database postgresql [--postgres-url postgresql+asyncpg://...]
+    python bench/inbound.py --database sqlite --profile      # py-spy on the serve process
+
+One ``python -m bot serve`` process (scheduler and outbox sender in-process, replies
+going out to ``bench/provider.py``, a local fake Twilio) gets ``--connections``
+concurrent clients answering the sleep check-in for ``--seconds``; each participant
+has one message in flight at a time, and when their check-in ends the client starts
+the next one through the API (counted as ``flow_starts``, not as turns). Then, in
+the same run, the same load goes to a bare aiohttp handler that only parses the form
+and answers ``<Response/>``. Afterwards the database and the fake provider are
+checked: every 2xx'd message stored and processed once, every reply sent once.
+Figures are printed as JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.harness import (  # noqa: E402
+    DEFAULT_POSTGRES,
+    Database,
+    Person,
+    Profiler,
+    Provider,
+    Sampler,
+    drive,
+    emit,
+    env_for,
+    exactly_once,
+    inbound_settled,
+    machine_load,
+    outbox_settled,
+    phone_of,
+    rss_mb,
+    scratch,
+    seed_participants,
+    start_all,
+)
+from tests.system.processes import ServiceProcess, free_port  # noqa: E402
+
+EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
+
+
+async def bare_server(port: int) -> None:
+    """The floor: parse the form, answer empty TwiML, nothing else."""
+    from aiohttp import web
+
+    async def handler(request: web.Request) -> web.Response:
+        await request.post()
+        return web.Response(text=EMPTY_TWIML, content_type="text/xml")
+
+    async def healthz(request: web.Request) -> web.Response:
+        return web.json_response({"status": "ok"})
+
+    app = web.Application()
+    app.router.add_post("/webhooks/twilio", handler)
+    app.router.add_get("/healthz", healthz)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    print("bare handler running", flush=True)
+    await asyncio.Event().wait()
+
+
+def start_bare(folder: Path) -> ServiceProcess:
+    port = free_port()
+    bare = ServiceProcess("serve", {}, folder / "bare.log", port=port, starts=1)
+    with (folder / "bare.log").open("ab") as log:
+        bare.popen = subprocess.Popen(
+            [sys.executable, __file__, "--bare-server", str(port)],
+            stdout=log, stderr=subprocess.STDOUT, cwd=ROOT,
+        )  # fmt: skip
+    return bare
+
+
+async def measure_bare(folder: Path, people: list[Person], args: argparse.Namespace) -> Any:
+    bare = start_bare(folder)
+    try:
+        await bare.ready()
+        load_before = machine_load()
+        load = await drive(
+            bare.url, people, seconds=args.seconds, connections=args.connections,
+            restart_flows=False, rate=args.rate,
+        )  # fmt: skip
+        return {**load.summary(), "machine_before": load_before, "machine_after": machine_load()}
+    finally:
+        bare.stop()
+
+
+async def run(args: argparse.Namespace) -> dict[str, Any]:
+    figures: dict[str, Any] = {
+        "engine": args.database,
+        "participants_in_check_in": args.participants,
+        "participants_in_database": args.participants + args.extra_participants,
+        "connections": args.connections,
+        "machine_at_start": machine_load(),
+    }
+    async with scratch(keep=args.keep) as folder:
+        db = await Database.create(args.database, folder, args.postgres_url, "checkins_bench")
+        engine = db.engine()
+        provider = Provider(folder)
+        serve: ServiceProcess | None = None
+        try:
+            if args.extra_participants:
+                await seed_participants(db.url, args.extra_participants, first=args.participants)
+            ids = await seed_participants(db.url, args.participants)
+            people = [Person(pid, phone_of(i)) for i, pid in enumerate(ids)]
+            await provider.ready()
+            serve = ServiceProcess(
+                "serve",
+                env_for(db.url, provider, RUN_WORKERS_IN_PROCESS="true", **args.env),
+                folder / "serve.log",
+            ).start()
+            await serve.ready(within=120)
+            await start_all(serve.url, people)
+            await outbox_settled(engine, within=120)  # the opening questions have gone out
+            figures["serve_rss_before_mb"] = round(rss_mb(serve.pid), 1)
+            sampler = Sampler(serve.pid).start()
+            profiler = (
+                Profiler(serve.pid, args.seconds, folder / "profile.txt") if args.profile else None
+            )
+            load_before = machine_load()
+            load = await drive(
+                serve.url, people, seconds=args.seconds, connections=args.connections,
+                rate=args.rate,
+            )  # fmt: skip
+            figures["serve"] = {
+                **load.summary(),
+                **(await sampler.stop()),
+                "machine_before": load_before,
+                "machine_after": machine_load(),
+            }
+            if profiler is not None:
+                figures["profile_top"] = profiler.finish()
+                if args.keep:
+                    figures["profile_file"] = str(folder / "profile.txt")
+            figures["outbox_after"] = await outbox_settled(engine, within=args.drain)
+            figures["inbound_unprocessed_after"] = await inbound_settled(engine, within=60)
+            figures["checks"] = await exactly_once(engine, load, provider)
+            serve.stop()
+            serve = None
+            if not args.skip_bare:
+                figures["bare"] = await measure_bare(folder, people, args)
+                serve_rate = figures["serve"]["per_second"] or 0
+                bare_rate = figures["bare"]["per_second"] or 1
+                figures["ratio_to_bare"] = round(serve_rate / bare_rate, 3)
+        finally:
+            if serve is not None:
+                serve.stop()
+            provider.stop()
+            await engine.dispose()
+            if not args.keep:
+                await db.drop()
+    return figures
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument("--database", choices=["sqlite", "postgresql"], default="sqlite")
+    p.add_argument("--postgres-url", default=DEFAULT_POSTGRES, help="server to create a DB on")
+    p.add_argument("--participants", type=int, default=1000)
+    p.add_argument("--extra-participants", type=int, default=0, help="idle rows besides them")
+    p.add_argument("--seconds", type=float, default=20.0)
+    p.add_argument("--connections", type=int, default=32)
+    p.add_argument("--rate", type=float, help="offer this many turns a second (open loop)")
+    p.add_argument("--drain", type=float, default=180.0, help="seconds to wait for the outbox")
+    p.add_argument("--profile", action="store_true", help="py-spy the serve process")
+    p.add_argument("--skip-bare", action="store_true")
+    p.add_argument("--keep", action="store_true", help="keep the scratch folder and database")
+    p.add_argument("--env", action="append", default=[], help="NAME=value for the service")
+    p.add_argument("--bare-server", type=int, help=argparse.SUPPRESS)
+    return p
+
+
+def main() -> None:
+    args = parser().parse_args()
+    if args.bare_server:
+        asyncio.run(bare_server(args.bare_server))
+        return
+    args.env = dict(item.split("=", 1) for item in args.env)
+    emit(asyncio.run(run(args)))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,124 @@
+#!/usr/bin/env python3
+"""A fake Twilio REST API in its own process, for the benchmarks and fault runs.
+
+    python bench/provider.py --port 9100 [--rate 100]
+
+It is ``tests.fakes.twilio.FakeTwilio`` (every request recorded, Twilio's answers)
+plus what a benchmark needs from outside:
+
+- ``--rate N``: at most N messages in any one-second window (by arrival); more get
+  429 with ``Retry-After: 1``, as a provider's account limit would;
+- ``POST /_mode`` with ``{"mode": "ok" | "500" | "timeout" | "drop", "slow": seconds}``:
+  answer every request that way until told otherwise (provider outages);
+- ``GET /_stats``: counts by outcome, by outbox id (from the status callback URL) and
+  the arrival times of the accepted messages, for the benchmark to check and time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import re
+import sys
+import time
+from collections import Counter, deque
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from aiohttp import web  # noqa: E402
+
+from tests.fakes.twilio import FakeTwilio, TwilioRequest  # noqa: E402
+
+OUTBOX_ID = re.compile(r"[?&]outbox=(\d+)")
+
+
+class BenchTwilio(FakeTwilio):
+    def __init__(self, rate: float | None) -> None:
+        super().__init__()
+        self.rate = rate
+        self.mode = "ok"
+        self._window: deque[float] = deque()
+        self.app.router.add_get("/_stats", self._stats)
+        self.app.router.add_post("/_mode", self._set_mode)
+
+    def next_answer(self) -> str | None:
+        scripted = super().next_answer()
+        return scripted or (None if self.mode == "ok" else self.mode)
+
+    async def _messages(self, request: web.Request) -> web.StreamResponse:
+        now = time.monotonic()
+        if self.rate is not None:
+            while self._window and self._window[0] <= now - 1.0:
+                self._window.popleft()
+            if len(self._window) >= self.rate:
+                form = {k: str(v) for k, v in (await request.post()).items()}
+                self.requests.append(TwilioRequest(form, None, now, answered="429"))
+                return web.json_response(
+                    {"code": 20429, "message": "Too Many Requests", "status": 429},
+                    status=429,
+                    headers={"Retry-After": "1"},
+                )
+            self._window.append(now)
+        return await super()._messages(request)
+
+    async def _set_mode(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        self.mode = str(body.get("mode", "ok"))
+        self.slow_seconds = float(body.get("slow", self.slow_seconds))
+        return web.json_response({"mode": self.mode})
+
+    async def _stats(self, request: web.Request) -> web.Response:
+        answered: Counter[str] = Counter(r.answered for r in self.requests)
+        by_outbox: Counter[int] = Counter()
+        attempts: Counter[int] = Counter()
+        accepted_at: list[float] = []
+        first_429: int | None = None
+        for index, r in enumerate(self.requests):
+            found = OUTBOX_ID.search(r.form.get("StatusCallback", ""))
+            outbox = int(found.group(1)) if found else -1
+            attempts[outbox] += 1
+            if r.answered in ("201", "timeout"):  # the provider took the message
+                by_outbox[outbox] += 1
+                accepted_at.append(r.at)
+            if r.answered == "429" and first_429 is None:
+                first_429 = index
+        body: dict[str, Any] = {
+            "requests": len(self.requests),
+            "answered": dict(answered),
+            "by_outbox": {str(k): v for k, v in by_outbox.items()},
+            "attempts": {str(k): v for k, v in attempts.items()},
+            "accepted_at": accepted_at if request.query.get("times") else [],
+            "first_429": first_429,
+            "later_429": sum(
+                1 for r in self.requests[(first_429 or 0) + 1 :] if r.answered == "429"
+            )
+            if first_429 is not None
+            else 0,
+        }
+        return web.json_response(body)
+
+
+async def serve(port: int, rate: float | None) -> None:
+    fake = BenchTwilio(rate)
+    runner = web.AppRunner(fake.app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    print(f"fake twilio on http://127.0.0.1:{port}", flush=True)
+    await asyncio.Event().wait()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--rate", type=float, default=None, help="messages per second allowed")
+    args = parser.parse_args()
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(serve(args.port, args.rate))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,158 @@
+#!/usr/bin/env python3
+"""Sending: a queue of outbound messages against a provider that enforces a rate.
+
+    python bench/sending.py                          # 20,000 messages, provider 100/s, SQLite
+    python bench/sending.py --database postgresql
+    python bench/sending.py --sender-rate 150        # the sender configured above the limit
+
+The outbox is filled directly (``--messages`` rows for ``--participants`` people, one
+segment each), then one ``python -m bot worker`` process sends them to
+``bench/provider.py --rate N``, a fake Twilio that answers 429 (Retry-After: 1) to
+anything over N messages in any one-second window. Reported: the sustained rate the
+provider accepted (first to last accepted message, and per whole second), the 429s
+(the first one, and how many after it), and whether every row was sent exactly once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from sqlalchemy import insert  # noqa: E402
+
+from bench.harness import (  # noqa: E402
+    DEFAULT_POSTGRES,
+    Database,
+    Provider,
+    Sampler,
+    emit,
+    env_for,
+    machine_load,
+    outbox_settled,
+    phone_of,
+    scratch,
+    seed_participants,
+)
+from bot.store.models import OutboxMessage  # noqa: E402
+from tests.system.processes import ServiceProcess  # noqa: E402
+
+CHUNK = 5000
+
+
+async def fill_outbox(url: str, people: list[int], messages: int) -> None:
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    engine = create_async_engine(url)
+    now = datetime.now(UTC)
+    async with engine.begin() as db:
+        for first in range(0, messages, CHUNK):
+            rows = [
+                {"participant_id": people[i % len(people)], "channel": "sms",
+                 "to": phone_of(i % len(people)), "body": f"Time for your check-in ({i}).",
+                 "buttons": [], "status": "pending", "kind": "flow", "not_before": now,
+                 "created_at": now, "attempts": 0}
+                for i in range(first, min(first + CHUNK, messages))
+            ]  # fmt: skip
+            await db.execute(insert(OutboxMessage), rows)
+    await engine.dispose()
+
+
+def per_second(times: list[float]) -> dict[str, Any]:
+    """Accepted messages in each whole second after the first one (the last, partial, left out)."""
+    if len(times) < 2:
+        return {}
+    start = times[0]
+    buckets: dict[int, int] = {}
+    for at in times:
+        buckets[int(at - start)] = buckets.get(int(at - start), 0) + 1
+    whole = [buckets.get(s, 0) for s in range(int(times[-1] - start))]
+    if not whole:
+        return {}
+    return {"min": min(whole), "median": statistics.median(whole), "max": max(whole),
+            "seconds": len(whole)}  # fmt: skip
+
+
+async def run(args: argparse.Namespace) -> dict[str, Any]:
+    figures: dict[str, Any] = {
+        "engine": args.database,
+        "messages": args.messages,
+        "provider_rate": args.provider_rate,
+        "sender_rate": args.sender_rate,
+        "machine_at_start": machine_load(),
+    }
+    async with scratch(keep=args.keep) as folder:
+        db = await Database.create(args.database, folder, args.postgres_url, "checkins_sending")
+        engine = db.engine()
+        provider = Provider(folder, rate=args.provider_rate)
+        worker: ServiceProcess | None = None
+        try:
+            people = await seed_participants(db.url, args.participants)
+            await fill_outbox(db.url, people, args.messages)
+            await provider.ready()
+            env = env_for(db.url, provider, TWILIO_SMS_RATE=str(args.sender_rate))
+            worker = ServiceProcess("worker", env, folder / "worker.log").start()
+            await worker.ready(within=120)
+            sampler = Sampler(worker.pid).start()
+            began = time.monotonic()
+            deadline = began + args.messages / args.provider_rate * 3 + 60
+            while time.monotonic() < deadline:
+                stats = await provider.stats()
+                if sum(stats["by_outbox"].values()) >= args.messages:
+                    break
+                await asyncio.sleep(2)
+            figures["worker"] = await sampler.stop()
+            figures["outbox_after"] = await outbox_settled(engine, within=30)
+            stats = await provider.stats(times=True)
+            times: list[float] = stats["accepted_at"]
+            accepted = len(times)
+            elapsed = times[-1] - times[0] if accepted > 1 else 0.0
+            figures["accepted"] = accepted
+            figures["sustained_per_second"] = (
+                round((accepted - 1) / elapsed, 2) if elapsed else None
+            )
+            figures["within_5_percent"] = bool(
+                elapsed and (accepted - 1) / elapsed >= 0.95 * args.provider_rate
+            )
+            figures["per_whole_second"] = per_second(times)
+            figures["answers"] = stats["answered"]
+            figures["first_429_at_request"] = stats["first_429"]
+            figures["429_after_the_first"] = stats["later_429"]
+            counts = list(stats["by_outbox"].values())
+            figures["sent_twice"] = sum(1 for n in counts if n > 1)
+            figures["rows_sent_once"] = sum(1 for n in counts if n == 1)
+            figures["machine_at_end"] = machine_load()
+        finally:
+            if worker is not None:
+                worker.stop()
+            provider.stop()
+            await engine.dispose()
+            if not args.keep:
+                await db.drop()
+    return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--database", choices=["sqlite", "postgresql"], default="sqlite")
+    parser.add_argument("--postgres-url", default=DEFAULT_POSTGRES)
+    parser.add_argument("--messages", type=int, default=20_000)
+    parser.add_argument("--participants", type=int, default=2_000)
+    parser.add_argument("--provider-rate", type=float, default=100.0)
+    parser.add_argument("--sender-rate", type=float, default=100.0, help="TWILIO_SMS_RATE")
+    parser.add_argument("--keep", action="store_true")
+    emit(asyncio.run(run(parser.parse_args())))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,78 @@
+"""Quiet hours at send time: messages the participant did not ask for wait for morning.
+
+The scheduler only starts check-ins outside quiet hours, but a row can still
+reach the sender late (a backlog, a retry, a timeout step of a scheduled flow
+firing at night). So the sender checks again: ``scheduled`` rows (nudges), and
+``flow`` rows of a session the scheduler started that are not an answer to
+something the participant wrote in the last few minutes, are put back until
+the next allowed local minute (the participant's zone, quiet hours and faith
+quiet times from ``checkin_schedules``; 21:00-08:00 Europe/London by default).
+Crisis, opt-out, help and coach replies are never held.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.store.models import FlowSession, OutboxMessage, Participant
+from bot.store.models.scheduling import CheckinSchedule
+
+if TYPE_CHECKING:
+    from scheduler.schedules import Schedule
+
+HELD_KINDS = frozenset({"scheduled"})
+# Flow rows are held only when their session was started by the scheduler (scheduler/due.py).
+SCHEDULED_TRIGGERS = frozenset({"schedule", "scheduled", "reminder", "nudge"})
+# A flow message created this soon after the participant wrote is a reply: it goes at once.
+REPLY_WINDOW = timedelta(minutes=10)
+
+
+async def participant_schedule(db: AsyncSession, participant: Participant) -> Schedule:
+    # Imported here: the scheduler package imports this sender at load time.
+    from scheduler.schedules import default_schedule, schedule_from_json
+
+    row = await db.scalar(
+        select(CheckinSchedule).where(CheckinSchedule.participant_id == participant.id)
+    )
+    if row is None:
+        return default_schedule(participant.timezone or "Europe/London")
+    return schedule_from_json({**row.spec, "timezone": participant.timezone})
+
+
+async def _unasked(db: AsyncSession, participant: Participant, row: OutboxMessage) -> bool:
+    """Whether a row goes out on our initiative rather than as a reply to the participant."""
+    if row.kind in HELD_KINDS:
+        return True
+    if row.kind != "flow":
+        return False
+    replied = participant.last_inbound_at
+    if replied is not None and replied >= row.created_at - REPLY_WINDOW:
+        return False
+    session = await db.scalar(
+        select(FlowSession)
+        .where(FlowSession.participant_id == participant.id)
+        .where(FlowSession.started_at <= row.created_at)
+        .order_by(FlowSession.started_at.desc(), FlowSession.id.desc())
+        .limit(1)
+    )
+    return session is not None and session.trigger in SCHEDULED_TRIGGERS
+
+
+async def deferred_until(
+    db: AsyncSession, participant: Participant, row: OutboxMessage, now: datetime
+) -> datetime | None:
+    """When a row that must not go out now may go (None: send it now)."""
+    from scheduler.windows import next_allowed
+
+    if not await _unasked(db, participant, row):
+        return None
+    schedule = await participant_schedule(db, participant)
+    allowed = next_allowed(now, schedule.zone, schedule.quiet, schedule.blocker())
+    if allowed == now:
+        return None
+    # Nothing allowed for a week is a broken schedule: try again tomorrow rather than drop it.
+    return allowed or now + timedelta(days=1)

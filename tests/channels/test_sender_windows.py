@@ -1,0 +1,167 @@
+"""Quiet hours applied by the sender at send time, seen at the fake Twilio."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+from bot.host.flows import start_flow
+from bot.host.outbox import enqueue
+from bot.store.models import OutboxMessage, Participant
+from bot.store.models.scheduling import CheckinSchedule
+from tests.channels.conftest import Stack
+
+NUDGE = "Just a gentle reminder."
+
+
+async def _enqueue(stack: Stack, person: Participant, body: str, kind: str) -> int:
+    async with stack.services.sessions() as db, db.begin():
+        fresh = await db.get(Participant, person.id)
+        assert fresh is not None
+        row = enqueue(db, fresh, body, now=stack.clock.now(), kind=kind)
+        assert row is not None
+        await db.flush()
+        return row.id
+
+
+async def _row(stack: Stack, row_id: int) -> OutboxMessage:
+    async with stack.services.sessions() as db:
+        row = await db.get(OutboxMessage, row_id)
+        assert row is not None
+        return row
+
+
+def _sent(stack: Stack, body: str) -> int:
+    return sum(1 for b in stack.twilio.bodies if b == body)
+
+
+async def _held_until(stack: Stack, person: Participant, at: datetime, morning: datetime) -> None:
+    """A nudge due at ``at`` waits until ``morning``, then goes exactly once."""
+    stack.clock.set(at)
+    row_id = await _enqueue(stack, person, NUDGE, "scheduled")
+    await stack.flush()
+    assert _sent(stack, NUDGE) == 0
+    row = await _row(stack, row_id)
+    assert (row.status, row.not_before) == ("pending", morning)
+    stack.clock.set(morning - timedelta(minutes=1))
+    await stack.flush()
+    assert _sent(stack, NUDGE) == 0
+    stack.clock.set(morning)
+    await stack.flush()
+    stack.clock.advance(timedelta(hours=1))
+    await stack.flush()
+    assert _sent(stack, NUDGE) == 1
+    row = await _row(stack, row_id)
+    assert row.status == "sent" and row.attempts == 1
+
+
+async def test_a_nudge_due_at_night_goes_at_eight_next_morning(stack: Stack) -> None:
+    person = await stack.participant()
+    await _held_until(
+        stack,
+        person,
+        datetime(2026, 3, 2, 22, 30, tzinfo=UTC),  # 22:30 GMT in London
+        datetime(2026, 3, 3, 8, 0, tzinfo=UTC),
+    )
+
+
+async def test_a_nudge_held_over_the_clocks_going_forward_goes_at_eight_summer_time(
+    stack: Stack,
+) -> None:
+    person = await stack.participant()
+    await _held_until(
+        stack,
+        person,
+        datetime(2026, 3, 28, 22, 30, tzinfo=UTC),  # Saturday 22:30 GMT; BST from Sunday 01:00
+        datetime(2026, 3, 29, 7, 0, tzinfo=UTC),  # Sunday 08:00 BST
+    )
+
+
+async def test_a_nudge_held_over_the_clocks_going_back_goes_at_eight_winter_time(
+    stack: Stack,
+) -> None:
+    person = await stack.participant()
+    await _held_until(
+        stack,
+        person,
+        datetime(2026, 10, 24, 21, 30, tzinfo=UTC),  # Saturday 22:30 BST; GMT from Sunday 02:00
+        datetime(2026, 10, 25, 8, 0, tzinfo=UTC),  # Sunday 08:00 GMT
+    )
+
+
+async def test_the_participants_own_quiet_hours_and_zone_are_used(stack: Stack) -> None:
+    person = await stack.participant(timezone="Europe/Warsaw")
+    async with stack.services.sessions() as db, db.begin():
+        db.add(
+            CheckinSchedule(
+                participant_id=person.id,
+                spec={
+                    "timezone": "Europe/Warsaw",
+                    "quiet_hours": ["23:00", "06:30"],
+                    "checkins": [],
+                },
+                paused=False,
+                starts_on=date(2026, 3, 2),
+                missed_in_row=0,
+                created_at=stack.clock.now(),
+                updated_at=stack.clock.now(),
+            )
+        )
+    stack.clock.set(datetime(2026, 3, 2, 21, 30, tzinfo=UTC))  # 22:30 in Warsaw: not quiet yet
+    await _enqueue(stack, person, "Early enough.", "scheduled")
+    await stack.flush()
+    assert _sent(stack, "Early enough.") == 1
+    await _held_until(
+        stack,
+        person,
+        datetime(2026, 3, 2, 22, 30, tzinfo=UTC),  # 23:30 in Warsaw
+        datetime(2026, 3, 3, 5, 30, tzinfo=UTC),  # 06:30 in Warsaw
+    )
+
+
+async def test_a_crisis_reply_at_three_in_the_morning_goes_at_once(stack: Stack) -> None:
+    person = await stack.participant()
+    stack.clock.set(datetime(2026, 3, 3, 3, 0, tzinfo=UTC))
+    for kind in ("crisis", "optout", "help", "coach"):
+        await _enqueue(stack, person, f"A {kind} reply.", kind)
+    await stack.flush()
+    assert sorted(stack.twilio.bodies) == sorted(
+        f"A {kind} reply." for kind in ("crisis", "optout", "help", "coach")
+    )
+
+
+async def _scheduled_session(stack: Stack, person: Participant) -> None:
+    async with stack.services.sessions() as db, db.begin():
+        fresh = await db.get(Participant, person.id)
+        assert fresh is not None
+        session = await start_flow(stack.services, db, fresh, "mood_check", trigger="schedule")
+        assert session is not None
+
+
+async def test_a_flow_reply_to_the_participant_at_half_past_nine_goes_at_once(
+    stack: Stack,
+) -> None:
+    person = await stack.participant()
+    stack.clock.set(datetime(2026, 3, 2, 19, 0, tzinfo=UTC))
+    await _scheduled_session(stack, person)
+    await stack.flush()
+    assert any(b.startswith("How are you today?") for b in stack.twilio.bodies), stack.twilio.bodies
+    stack.clock.set(datetime(2026, 3, 2, 21, 30, tzinfo=UTC))
+    assert (await stack.sms(person.phone or "", "Good")).status == 200
+    await stack.flush()
+    assert _sent(stack, "Thank you.") == 1
+
+
+async def test_an_unprompted_message_of_a_scheduled_flow_waits_for_morning(stack: Stack) -> None:
+    person = await stack.participant()
+    stack.clock.set(datetime(2026, 3, 2, 19, 0, tzinfo=UTC))
+    await _scheduled_session(stack, person)
+    await stack.flush()
+    stack.clock.set(datetime(2026, 3, 2, 23, 0, tzinfo=UTC))  # e.g. a timeout step at night
+    row_id = await _enqueue(stack, person, "Still there?", "flow")
+    manual = await stack.participant()
+    stack.clock.set(datetime(2026, 3, 2, 23, 0, tzinfo=UTC))
+    await _enqueue(stack, manual, "A flow staff started.", "flow")  # not the scheduler's
+    await stack.flush()
+    assert _sent(stack, "Still there?") == 0
+    assert _sent(stack, "A flow staff started.") == 1
+    assert (await _row(stack, row_id)).not_before == datetime(2026, 3, 3, 8, 0, tzinfo=UTC)
