@@ -49,3 +49,13 @@ async def test_the_beliefs_note_is_for_the_care_team_only(
     html = await (await client.get(f"/participants/{person.id}")).text()
     assert "Pahari" in html and "Flagged by the care team" in html
     assert "Prefers a faith-informed group" not in html
+
+
+async def test_nothing_recorded_is_not_shown_as_not_needed(
+    client: Client, services: Services
+) -> None:
+    coach = await add_staff(services, "coach", "nr@example.org")
+    person = await make_participant(services, coach=coach.id)
+    await login(client, "nr@example.org")
+    html = await (await client.get(f"/participants/{person.id}")).text()
+    assert "Not recorded yet" in html and "Not needed" not in html

@@ -23,6 +23,7 @@ class CareFacts:
     tier: int | None
     beliefs_flag: bool
     beliefs_note: str | None  # None unless the viewer is in the care team
+    recorded: bool = True  # False: nobody has recorded these facts yet
 
 
 async def care_facts(db: AsyncSession, viewer: User, participant: Participant) -> CareFacts:
@@ -30,7 +31,7 @@ async def care_facts(db: AsyncSession, viewer: User, participant: Participant) -
         select(ParticipantProfile).where(ParticipantProfile.participant_id == participant.id)
     )
     if profile is None:
-        return CareFacts(False, None, None, None, False, None)
+        return CareFacts(False, None, None, None, False, None, recorded=False)
     note = profile.beliefs_note if await may_see_beliefs(db, viewer, participant) else None
     return CareFacts(
         interpreter_needed=profile.interpreter_needed,
