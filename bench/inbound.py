@@ -105,6 +105,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "participants_in_check_in": args.participants,
         "participants_in_database": args.participants + args.extra_participants,
         "connections": args.connections,
+        "sending": "worker process" if args.worker else "in the serve process",
         "machine_at_start": machine_load(),
     }
     async with scratch(keep=args.keep) as folder:
@@ -112,18 +113,20 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         engine = db.engine()
         provider = Provider(folder)
         serve: ServiceProcess | None = None
+        worker: ServiceProcess | None = None
         try:
             if args.extra_participants:
                 await seed_participants(db.url, args.extra_participants, first=args.participants)
             ids = await seed_participants(db.url, args.participants)
             people = [Person(pid, phone_of(i)) for i, pid in enumerate(ids)]
             await provider.ready()
-            serve = ServiceProcess(
-                "serve",
-                env_for(db.url, provider, RUN_WORKERS_IN_PROCESS="true", **args.env),
-                folder / "serve.log",
-            ).start()
+            in_process = "false" if args.worker else "true"
+            env = env_for(db.url, provider, RUN_WORKERS_IN_PROCESS=in_process, **args.env)
+            serve = ServiceProcess("serve", env, folder / "serve.log").start()
             await serve.ready(within=120)
+            if args.worker:  # the production layout on PostgreSQL: sending in its own process
+                worker = ServiceProcess("worker", env, folder / "worker.log").start()
+                await worker.ready(within=120)
             await start_all(serve.url, people)
             await outbox_settled(engine, within=120)  # the opening questions have gone out
             figures["serve_rss_before_mb"] = round(rss_mb(serve.pid), 1)
@@ -149,16 +152,19 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             figures["outbox_after"] = await outbox_settled(engine, within=args.drain)
             figures["inbound_unprocessed_after"] = await inbound_settled(engine, within=60)
             figures["checks"] = await exactly_once(engine, load, provider)
-            serve.stop()
-            serve = None
+            for process in (serve, worker):
+                if process is not None:
+                    process.stop()
+            serve = worker = None
             if not args.skip_bare:
                 figures["bare"] = await measure_bare(folder, people, args)
                 serve_rate = figures["serve"]["per_second"] or 0
                 bare_rate = figures["bare"]["per_second"] or 1
                 figures["ratio_to_bare"] = round(serve_rate / bare_rate, 3)
         finally:
-            if serve is not None:
-                serve.stop()
+            for process in (serve, worker):
+                if process is not None:
+                    process.stop()
             provider.stop()
             await engine.dispose()
             if not args.keep:
@@ -179,6 +185,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--rate", type=float, help="offer this many turns a second (open loop)")
     p.add_argument("--drain", type=float, default=180.0, help="seconds to wait for the outbox")
     p.add_argument("--profile", action="store_true", help="py-spy the serve process")
+    p.add_argument("--worker", action="store_true", help="send from a separate worker process")
     p.add_argument("--skip-bare", action="store_true")
     p.add_argument("--keep", action="store_true", help="keep the scratch folder and database")
     p.add_argument("--env", action="append", default=[], help="NAME=value for the service")

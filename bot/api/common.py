@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import json
+import logging
 import secrets
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from bot.errors import ValidationError
 from bot.web.keys import SERVICES
 
+log = logging.getLogger(__name__)
 JSON_PREFIXES = ("/api/", "/simulator/api/")
 MAX_OFFSET = 1_000_000_000
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -37,6 +40,14 @@ async def api_errors(request: web.Request, handler: Handler) -> web.StreamRespon
                 response.headers["Allow"] = exc.headers["Allow"]
             return response
         raise
+    except (OSError, DBAPIError) as exc:
+        if isinstance(exc, DBAPIError) and not (
+            exc.connection_invalidated or isinstance(exc, OperationalError)
+        ):
+            raise
+        # The database is not answering: a client may retry, as it may not after a 500.
+        log.warning("api: database unavailable (%s)", type(exc).__name__)
+        return error_response(503, "database_unavailable", "the database is not answering")
 
 
 @web.middleware

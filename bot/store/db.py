@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from sqlalchemy import event
@@ -30,9 +29,6 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
     """
     kwargs.setdefault("hide_parameters", True)
     if url.startswith("sqlite"):
-        if os.environ.get("BENCH_SQLITE_POOL"):
-            kwargs.setdefault("pool_size", int(os.environ["BENCH_SQLITE_POOL"]))
-            kwargs.setdefault("max_overflow", 0)
         engine = create_async_engine(url, **kwargs)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine

@@ -31,7 +31,7 @@ from tests.fuzz.live import LiveApp
 
 TOKEN = "schema-test-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
-EXAMPLES = int(os.environ.get("SCHEMA_EXAMPLES", "8"))
+EXAMPLES = int(os.environ.get("SCHEMA_EXAMPLES", "5"))
 # Not checked here: that the document is exactly as strict as the server. "Valid data is
 # accepted" cannot hold for rules a schema cannot say (a session in the past, a user id that
 # does not exist); "invalid data is refused" fails where the server is more lenient than the
