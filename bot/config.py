@@ -44,6 +44,9 @@ class Settings:
     telegram_chat_rate: float = 1.0
     telegram_overall_rate: float = 30.0
     provider_timeout: float = 15.0
+    # Inbound (issue 9): how many webhooks that arrive together are processed in one
+    # transaction (bot/host/intake.py); 1 processes each on its own.
+    inbound_batch: int = 64
     whatsapp_templates: str | None = None
     telegram_bot_username: str | None = None
     telegram_link_ttl_hours: float = 168.0
@@ -109,6 +112,13 @@ def _positive(env: Mapping[str, str], name: str, default: float) -> float:
     return value
 
 
+def _batch(env: Mapping[str, str]) -> int:
+    raw = (env.get("INBOUND_BATCH") or str(Settings.inbound_batch)).strip()
+    if not raw.isdigit() or not 1 <= int(raw) <= 1000:
+        raise ConfigError(f"INBOUND_BATCH must be a whole number from 1 to 1000, got {raw!r}")
+    return int(raw)
+
+
 def _optional(env: Mapping[str, str], name: str) -> str | None:
     value = env.get(name, "").strip()
     return value or None
@@ -163,6 +173,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         telegram_chat_rate=_positive(env, "TELEGRAM_CHAT_RATE", 1.0),
         telegram_overall_rate=_positive(env, "TELEGRAM_RATE", 30.0),
         provider_timeout=_positive(env, "PROVIDER_TIMEOUT_SECONDS", 15.0),
+        inbound_batch=_batch(env),
         whatsapp_templates=_optional(env, "WHATSAPP_TEMPLATES"),
         telegram_bot_username=(_optional(env, "TELEGRAM_BOT_USERNAME") or "").lstrip("@") or None,
         telegram_link_ttl_hours=_positive(env, "TELEGRAM_LINK_TTL_HOURS", 168.0),

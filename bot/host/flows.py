@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import engine
 from bot.engine import Flow, Input, SessionState
 from bot.engine.conditions import MAX_RECENT
+from bot.host import prefetch
 from bot.host.apply import Turn, apply_events
 from bot.host.services import Services
 from bot.store.models import Answer, FlowSession, Participant, User
@@ -20,6 +21,9 @@ HISTORY_DEPTH = MAX_RECENT
 
 
 async def live_session(db: AsyncSession, participant_id: int) -> FlowSession | None:
+    taken, session = prefetch.take_live(db, participant_id)
+    if taken:
+        return session
     found: FlowSession | None = await db.scalar(
         select(FlowSession)
         .where(FlowSession.participant_id == participant_id, FlowSession.status != "ended")
@@ -50,7 +54,9 @@ async def service_fields(
     """Who is texting: the coach's first name and the organisation, for welcome messages."""
     fields: dict[str, Any] = {}
     if participant.coach_id is not None:
-        coach_name = await db.scalar(select(User.name).where(User.id == participant.coach_id))
+        known, coach_name = prefetch.coach_name(db, participant.coach_id)
+        if not known:
+            coach_name = await db.scalar(select(User.name).where(User.id == participant.coach_id))
         if coach_name:
             fields["coach_name"] = coach_name.split(" ")[0]
     if services.settings.organisation:
@@ -64,12 +70,15 @@ async def answer_history(
     """Recent earlier answers per key, oldest first, for trend conditions."""
     if not keys:
         return {}
-    rows = await db.execute(
-        select(Answer.key, Answer.value, Answer.session_id)
-        .where(Answer.participant_id == participant_id, Answer.key.in_(keys))
-        .order_by(Answer.at.desc(), Answer.id.desc())
-        .limit(HISTORY_DEPTH * len(keys))
-    )
+    rows = prefetch.take_history(db, participant_id, keys)
+    if rows is None:
+        result = await db.execute(
+            select(Answer.key, Answer.value, Answer.session_id)
+            .where(Answer.participant_id == participant_id, Answer.key.in_(keys))
+            .order_by(Answer.at.desc(), Answer.id.desc())
+            .limit(HISTORY_DEPTH * len(keys))
+        )
+        rows = [(key, value, session_id) for key, value, session_id in result]
     history: dict[str, list[Any]] = {}
     for key, value, session_id in rows:
         if exclude_session is not None and session_id == exclude_session:

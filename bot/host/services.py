@@ -7,6 +7,7 @@ import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -17,6 +18,9 @@ from bot.engine import Flow, load_flow_dir
 from bot.errors import FlowDefinitionError
 from bot.i18n.catalogs import Catalogs, load_catalogs
 from bot.store.db import make_engine, make_sessionmaker
+
+if TYPE_CHECKING:
+    from bot.host.intake import Intake
 
 log = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parents[2]
@@ -87,12 +91,22 @@ class Services:
     _locks: defaultdict[int, asyncio.Lock] = field(
         default_factory=lambda: defaultdict(asyncio.Lock)
     )
+    intake: Intake | None = None  # batches webhooks (bot.host.intake); made by the web app
 
     def participant_lock(self, participant_id: int) -> asyncio.Lock:
         """In-process lock; the database row lock serialises across processes."""
         return self._locks[participant_id]
 
+    def start_intake(self) -> None:
+        """Batch webhooks from now on (unless ``INBOUND_BATCH`` is 1)."""
+        from bot.host.intake import Intake
+
+        if self.intake is None and self.settings.inbound_batch > 1:
+            self.intake = Intake(self, self.settings.inbound_batch)
+
     async def close(self) -> None:
+        if self.intake is not None:
+            await self.intake.close()
         for channel in self.channels.values():
             await channel.close()
         await self.engine.dispose()

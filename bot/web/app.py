@@ -62,6 +62,7 @@ def create_app(services: Services, *, run_workers: bool | None = None) -> web.Ap
         middlewares=[metrics.time_webhooks, api_errors, api_auth, simulator.simulator_guard],
     )
     app[SERVICES] = services
+    services.start_intake()
     app.router.add_get("/healthz", healthz)
     if not any(
         getattr(r, "method", "") == "GET" and getattr(r, "path", "") == "/"

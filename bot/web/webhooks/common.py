@@ -36,6 +36,20 @@ class NotStored(Exception):
 
 
 async def accept(services: Services, message: InboundMessage) -> Received:
+    """Stored and processed before the webhook answers: in a batch when webhooks arrive
+    together (``bot.host.intake``), else on its own."""
+    if services.intake is not None:
+        received = await services.intake.submit(message)
+        if received is not None:
+            return received
+        try:
+            return await accept_one(services, message)
+        finally:
+            services.intake.done(message)
+    return await accept_one(services, message)
+
+
+async def accept_one(services: Services, message: InboundMessage) -> Received:
     try:
         received = await receive(services, message)
     except Exception as exc:

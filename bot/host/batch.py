@@ -1,0 +1,285 @@
+"""Many participants' messages stored and processed in one transaction.
+
+Webhooks arrive together at check-in times. Processing them one transaction each
+costs a dozen statements and a commit per turn; here a batch of messages from
+different participants costs about a dozen statements in all (find and lock the
+participants, store the messages, read their sessions, histories and coaches,
+then one flush of everything the turns wrote). Each turn still goes through
+``bot.host.handling.decide``, safety screen first, exactly as one-by-one.
+
+A message is left to the one-by-one path (``None`` in the result) when its sender
+is unknown, when its participant already has a message waiting or in hand, or
+when a second message from the same participant is in the batch; the caller
+processes those after this batch has committed, so each participant's messages
+keep their order. If anything in the batch fails, the whole transaction rolls
+back and every message goes one by one (where a failing message is set aside
+for a person, as always).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import event, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
+
+from bot.channels.base import InboundMessage
+from bot.host import prefetch
+from bot.host.flows import HISTORY_DEPTH, flow_for
+from bot.host.handling import Message, decide
+from bot.host.inbound import MAX_STORED_TEXT, Received, clean
+from bot.host.services import Services
+from bot.store.models import Answer, FlowSession, OutboxMessage, Participant, User
+from bot.store.models import InboundMessage as InboundRow
+
+SenderKey = tuple[str, str]
+
+
+def sender_key(message: InboundMessage) -> SenderKey:
+    return message.channel, message.sender
+
+
+@dataclass
+class Chosen:
+    index: int
+    message: InboundMessage
+    participant: Participant
+    row: InboundRow
+
+
+async def _take_write_lock(db: AsyncSession) -> None:
+    """SQLite has one writer: take its lock first, so every read below is current."""
+    if db.bind.dialect.name == "sqlite":
+        await db.execute(update(Participant).where(Participant.id == -1).values(id=Participant.id))
+
+
+NUMBERED: tuple[type[InboundRow] | type[Answer] | type[OutboxMessage], ...] = (
+    InboundRow,
+    Answer,
+    OutboxMessage,
+)
+
+
+async def _number_rows_ourselves(db: AsyncSession) -> None:
+    """SQLite hands back new ids only one INSERT at a time. Holding its one write lock,
+    we can number a turn's new rows as SQLite would (one more than the largest id), and
+    each table's rows then go in one statement."""
+    if db.bind.dialect.name != "sqlite":
+        return
+    largest = select(*(select(func.max(m.id)).scalar_subquery() for m in NUMBERED))
+    found = (await db.execute(largest)).one()
+    last: dict[type, int] = {model: n or 0 for model, n in zip(NUMBERED, found, strict=True)}
+
+    def number(session: Session, *_: object) -> None:
+        for row in session.new:  # in the order they were added, so outbox order holds
+            model = type(row)
+            if model in last and row.id is None:
+                last[model] += 1
+                row.id = last[model]
+
+    event.listen(db.sync_session, "before_flush", number)
+
+
+async def _participants(
+    db: AsyncSession, messages: list[InboundMessage]
+) -> tuple[dict[SenderKey, Participant], set[int]]:
+    """Who sent each message (lowest id for a shared phone), locked on PostgreSQL, and
+    which of them have an earlier message not yet processed (theirs must go first)."""
+    phones = {m.sender for m in messages if m.channel in ("sms", "whatsapp")}
+    chats = {m.sender for m in messages if m.channel == "telegram"}
+    ids = {int(m.sender) for m in messages if m.channel == "simulator" and m.sender.isdigit()}
+    conditions = []
+    if phones:
+        conditions.append(Participant.phone.in_(phones))
+    if chats:
+        conditions.append(Participant.telegram_chat_id.in_(chats))
+    if ids:
+        conditions.append(Participant.id.in_(ids))
+    if not conditions:
+        return {}, set()
+    waiting = (
+        select(InboundRow.id)
+        .where(InboundRow.participant_id == Participant.id, InboundRow.processed_at.is_(None))
+        .exists()
+    )
+    query = select(Participant, waiting).where(or_(*conditions)).order_by(Participant.id)
+    if db.bind.dialect.name != "sqlite":
+        query = query.with_for_update(of=Participant)
+    found: dict[SenderKey, Participant] = {}
+    behind: set[int] = set()
+    for participant, has_waiting in await db.execute(
+        query.execution_options(populate_existing=True)
+    ):
+        if has_waiting:
+            behind.add(participant.id)
+        for key in _keys_of(participant):
+            found.setdefault(key, participant)
+    return found, behind
+
+
+def _keys_of(participant: Participant) -> Iterable[SenderKey]:
+    if participant.phone:
+        yield "sms", participant.phone
+        yield "whatsapp", participant.phone
+    if participant.telegram_chat_id:
+        yield "telegram", participant.telegram_chat_id
+    yield "simulator", str(participant.id)
+
+
+async def _stored(db: AsyncSession, messages: list[InboundMessage]) -> set[SenderKey]:
+    """(channel, provider id) pairs already in the database: duplicates."""
+    ids = {_provider_id(m) for m in messages}
+    rows = await db.execute(
+        select(InboundRow.channel, InboundRow.provider_id).where(InboundRow.provider_id.in_(ids))
+    )
+    return {(channel, provider_id) for channel, provider_id in rows}
+
+
+def _provider_id(message: InboundMessage) -> str:
+    return clean(message.provider_id, 128) or "-"
+
+
+def _row(message: InboundMessage, participant: Participant, now: datetime) -> InboundRow:
+    return InboundRow(
+        channel=message.channel,
+        provider_id=_provider_id(message),
+        participant_id=participant.id,
+        sender=clean(message.sender, 64) or "-",
+        text=clean(message.text, MAX_STORED_TEXT),
+        button=clean(message.button, 256),
+        media_count=message.media_count,
+        received_at=now,
+    )
+
+
+async def _prefetch(services: Services, db: AsyncSession, participants: list[Participant]) -> None:
+    """Live sessions, answer histories and coach names for the whole batch."""
+    ids = [p.id for p in participants]
+    found = prefetch.Prefetched(live=dict.fromkeys(ids))
+    sessions = await db.scalars(
+        select(FlowSession)
+        .where(FlowSession.participant_id.in_(ids), FlowSession.status != "ended")
+        .order_by(FlowSession.id)
+    )
+    for session in sessions:
+        found.live[session.participant_id] = session  # the newest live one wins
+    by_keys: defaultdict[frozenset[str], list[int]] = defaultdict(list)
+    for pid, live in found.live.items():
+        flow = flow_for(services, live) if live and live.status == "waiting" else None
+        if flow is not None and (keys := frozenset(flow.saved_names() | flow.history_names())):
+            by_keys[keys].append(pid)
+    for keys, pids in by_keys.items():
+        for pid, rows in (await _histories(db, pids, keys)).items():
+            found.history[pid] = (keys, rows)
+    coach_ids = {p.coach_id for p in participants if p.coach_id is not None}
+    if coach_ids:
+        names = await db.execute(select(User.id, User.name).where(User.id.in_(coach_ids)))
+        found.coach_names = {uid: name for uid, name in names}
+    prefetch.install(db, found)
+
+
+async def _histories(
+    db: AsyncSession, pids: list[int], keys: frozenset[str]
+) -> dict[int, prefetch.HistoryRows]:
+    """The same rows ``answer_history`` reads for each participant, in one statement."""
+    rank = (
+        func.row_number()
+        .over(partition_by=Answer.participant_id, order_by=(Answer.at.desc(), Answer.id.desc()))
+        .label("rank")
+    )
+    ranked = (
+        select(Answer.participant_id, Answer.key, Answer.value, Answer.session_id, rank)
+        .where(Answer.participant_id.in_(pids), Answer.key.in_(keys))
+        .subquery()
+    )
+    rows = await db.execute(
+        select(ranked.c.participant_id, ranked.c.key, ranked.c.value, ranked.c.session_id)
+        .where(ranked.c.rank <= HISTORY_DEPTH * len(keys))
+        .order_by(ranked.c.participant_id, ranked.c.rank)
+    )
+    found: dict[int, prefetch.HistoryRows] = {pid: [] for pid in pids}
+    for pid, key, value, session_id in rows:
+        found[pid].append((key, value, session_id))
+    return found
+
+
+def _choose(
+    services: Services,
+    messages: list[InboundMessage],
+    who: dict[SenderKey, Participant],
+    stored: set[SenderKey],
+    waiting: set[int],
+    busy: set[SenderKey],
+    now: datetime,
+) -> tuple[list[Chosen], list[Received | None]]:
+    results: list[Received | None] = [None] * len(messages)
+    chosen: list[Chosen] = []
+    taken: set[int] = set()
+    for index, message in enumerate(messages):
+        participant = who.get(sender_key(message))
+        dedup = (message.channel, _provider_id(message))
+        if dedup in stored:
+            pid = participant.id if participant else None
+            results[index] = Received(None, pid, True)
+            continue
+        if (
+            participant is None
+            or participant.id in taken
+            or participant.id in waiting
+            or sender_key(message) in busy
+            or services.participant_lock(participant.id).locked()
+        ):
+            continue
+        taken.add(participant.id)
+        stored.add(dedup)
+        chosen.append(Chosen(index, message, participant, _row(message, participant, now)))
+    return chosen, results
+
+
+async def process_batch(
+    services: Services, messages: list[InboundMessage], busy: set[SenderKey]
+) -> list[Received | None]:
+    """Store and process what can go together; None marks a message left for one-by-one."""
+    now = services.clock.now()
+    locks: list[asyncio.Lock] = []
+    try:
+        async with services.sessions() as db, db.begin():
+            await _take_write_lock(db)
+            await _number_rows_ourselves(db)
+            who, waiting = await _participants(db, messages)
+            stored = await _stored(db, messages)
+            chosen, results = _choose(services, messages, who, stored, waiting, busy, now)
+            if not chosen:
+                return results
+            for c in chosen:
+                lock = services.participant_lock(c.participant.id)
+                await lock.acquire()  # free: checked in _choose, and nothing awaited since
+                locks.append(lock)
+            await _turns(services, db, chosen, results, now)
+    finally:
+        for lock in locks:
+            lock.release()
+    return results
+
+
+async def _turns(
+    services: Services,
+    db: AsyncSession,
+    chosen: list[Chosen],
+    results: list[Received | None],
+    now: datetime,
+) -> None:
+    db.add_all([c.row for c in chosen])
+    await db.flush()
+    await _prefetch(services, db, [c.participant for c in chosen])
+    for c in chosen:
+        c.row.outcome = await decide(Message(services, db, c.participant, c.row, now))
+        c.row.processed_at = now
+        c.participant.last_inbound_at = c.row.received_at
+        results[c.index] = Received(c.row.id, c.participant.id, False)
+    prefetch.clear(db)

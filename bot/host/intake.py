@@ -1,0 +1,90 @@
+"""Webhooks that arrive together are processed together.
+
+Each webhook hands its message to the intake and waits. One task takes whatever
+has queued up (up to ``INBOUND_BATCH``), stores and processes it in one
+transaction (``bot.host.batch``), and answers the waiting webhooks only after the
+commit, so a 2xx still means "stored and processed", and an urgent escalation is
+still stored before the webhook answers. While one batch is in the database the
+next one queues, so batches grow with the load and stay at one message when it is
+quiet. Messages the batch leaves (see ``bot.host.batch``) are handed back for the
+webhook to process one by one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass, field
+
+from bot.channels.base import InboundMessage
+from bot.host.batch import SenderKey, process_batch, sender_key
+from bot.host.inbound import Received
+from bot.host.services import Services
+
+log = logging.getLogger(__name__)
+Waiting = tuple[InboundMessage, "asyncio.Future[Received | None]"]
+
+
+@dataclass
+class Intake:
+    services: Services
+    size: int
+    busy: set[SenderKey] = field(default_factory=set)  # senders being processed one by one
+    _queue: asyncio.Queue[Waiting] = field(default_factory=asyncio.Queue)
+    _task: asyncio.Task[None] | None = None
+
+    async def submit(self, message: InboundMessage) -> Received | None:
+        """The stored and processed message, or None: process it one by one yourself
+        (then call ``done``)."""
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._run(), name="inbound-intake")
+        future: asyncio.Future[Received | None] = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait((message, future))
+        return await future
+
+    def done(self, message: InboundMessage) -> None:
+        self.busy.discard(sender_key(message))
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        while not self._queue.empty():
+            _, future = self._queue.get_nowait()
+            _settle(future, None)
+
+    async def _run(self) -> None:
+        while True:
+            batch = [await self._queue.get()]
+            while len(batch) < self.size and not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+            try:
+                await self._handle(batch)
+            except asyncio.CancelledError:
+                for _, future in batch:
+                    _settle(future, None)
+                raise
+
+    async def _handle(self, batch: list[Waiting]) -> None:
+        messages = [message for message, _ in batch]
+        try:
+            results = await process_batch(self.services, messages, self.busy)
+        except Exception as exc:
+            # Nothing of the batch was committed: every message goes one by one.
+            log.warning("inbound batch rolled back: %s", type(exc).__name__)
+            results = [None] * len(batch)
+        self.services.outbox_wake.set()
+        for (message, future), result in zip(batch, results, strict=True):
+            if result is None:
+                self.busy.add(sender_key(message))
+            if not _settle(future, result) and result is None:
+                self.busy.discard(sender_key(message))  # nobody is waiting to do it
+
+
+def _settle(future: asyncio.Future[Received | None], result: Received | None) -> bool:
+    if future.done():
+        return False
+    future.set_result(result)
+    return True
