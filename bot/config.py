@@ -47,6 +47,11 @@ class Settings:
     # Inbound (issue 9): how many webhooks that arrive together are processed in one
     # transaction (bot/host/intake.py); 1 processes each on its own.
     inbound_batch: int = 64
+    # Sending (issue 9): the share of the provider's rate the sender uses (the rest absorbs
+    # jitter between our departures and the provider's arrivals), and settling uncertain sends.
+    send_rate_margin: float = 0.98
+    reconcile_grace_seconds: float = 600.0
+    reconcile_max_age_hours: float = 24.0
     whatsapp_templates: str | None = None
     telegram_bot_username: str | None = None
     telegram_link_ttl_hours: float = 168.0
@@ -64,6 +69,7 @@ class Settings:
     answer_retention_days: int = 2922  # 8 years: adult health records (Records Management Code)
     escalation_retention_days: int = 2922
     deprivation_lookup: str | None = None
+    chromium_path: str | None = "/usr/bin/chromium"  # MDT report as PDF; None: turned off
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -109,6 +115,13 @@ def _positive(env: Mapping[str, str], name: str, default: float) -> float:
         raise ConfigError(f"{name} must be a number, got {raw!r}") from None
     if not 0 < value < 1e6:
         raise ConfigError(f"{name} must be more than 0, got {raw!r}")
+    return value
+
+
+def _margin(env: Mapping[str, str]) -> float:
+    value = _positive(env, "SEND_RATE_MARGIN", Settings.send_rate_margin)
+    if not 0.5 <= value <= 1:
+        raise ConfigError(f"SEND_RATE_MARGIN must be from 0.5 to 1, got {value!r}")
     return value
 
 
@@ -174,6 +187,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         telegram_overall_rate=_positive(env, "TELEGRAM_RATE", 30.0),
         provider_timeout=_positive(env, "PROVIDER_TIMEOUT_SECONDS", 15.0),
         inbound_batch=_batch(env),
+        send_rate_margin=_margin(env),
+        reconcile_grace_seconds=_positive(env, "RECONCILE_GRACE_SECONDS", 600.0),
+        reconcile_max_age_hours=_positive(env, "RECONCILE_MAX_AGE_HOURS", 24.0),
         whatsapp_templates=_optional(env, "WHATSAPP_TEMPLATES"),
         telegram_bot_username=(_optional(env, "TELEGRAM_BOT_USERNAME") or "").lstrip("@") or None,
         telegram_link_ttl_hours=_positive(env, "TELEGRAM_LINK_TTL_HOURS", 168.0),
@@ -235,4 +251,16 @@ def _staff_settings(env: Mapping[str, str]) -> dict[str, Any]:
         "answer_retention_days": _days(env, "ANSWER_RETENTION_DAYS", 2922),
         "escalation_retention_days": _days(env, "ESCALATION_RETENTION_DAYS", 2922),
         "deprivation_lookup": lookup,
+        "chromium_path": _chromium(env),
     }
+
+
+def _chromium(env: Mapping[str, str]) -> str | None:
+    """Where Chromium is, for PDF exports; ``off`` turns them off. Not required to exist at
+    start-up: without it the PDF routes answer 503 and everything else works."""
+    raw = (env.get("CHROMIUM_PATH") or "").strip()
+    if not raw:
+        return Settings.chromium_path
+    if raw.lower() in {"off", "none", "false"}:
+        return None
+    return raw

@@ -64,3 +64,31 @@ def test_the_process_stops_with_one_clear_line(tmp_path: object) -> None:
     assert result.returncode == 2
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert lines == [lines[-1]] and "PORT" in lines[-1]
+
+
+def test_chromium_for_pdf_exports_defaults_to_debians_and_can_be_turned_off() -> None:
+    assert load_settings({}).chromium_path == "/usr/bin/chromium"
+    assert load_settings({"CHROMIUM_PATH": "chromium"}).chromium_path == "chromium"
+    assert load_settings({"CHROMIUM_PATH": "off"}).chromium_path is None
+    # not required at start-up: without it only the PDF export answers 503
+    assert (
+        load_settings({"CHROMIUM_PATH": "/nowhere/chromium"}).chromium_path == "/nowhere/chromium"
+    )
+
+
+def test_sending_margin_and_reconciliation_settings() -> None:
+    settings = load_settings({})
+    assert settings.send_rate_margin == 0.98
+    assert (settings.reconcile_grace_seconds, settings.reconcile_max_age_hours) == (600.0, 24.0)
+    tuned = load_settings(
+        {
+            "SEND_RATE_MARGIN": "0.95",
+            "RECONCILE_GRACE_SECONDS": "30",
+            "RECONCILE_MAX_AGE_HOURS": "6",
+        }
+    )
+    assert (tuned.send_rate_margin, tuned.reconcile_grace_seconds) == (0.95, 30.0)
+    assert tuned.reconcile_max_age_hours == 6.0
+    for bad in ("0.2", "1.5", "most"):
+        with pytest.raises(ConfigError, match="SEND_RATE_MARGIN"):
+            load_settings({"SEND_RATE_MARGIN": bad})

@@ -87,6 +87,13 @@ async def json_body(request: web.Request) -> dict[str, Any]:
     return data
 
 
+def refuse_unknown(data: dict[str, Any], allowed: set[str] | frozenset[str]) -> None:
+    """A field the server would ignore is more likely a client's typo: refuse it (400)."""
+    unknown = set(data) - allowed
+    if unknown:
+        raise ValidationError(f"unknown field {sorted(unknown)[0][:64]!r}", "unknown_field")
+
+
 def path_id(request: web.Request, name: str = "id") -> int:
     raw = request.match_info[name]
     if not raw.isdigit() or len(raw) > 18:

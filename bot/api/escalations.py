@@ -8,7 +8,7 @@ from aiohttp import web
 from sqlalchemy import case, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.api.common import json_body, page_args, path_id
+from bot.api.common import json_body, page_args, path_id, refuse_unknown
 from bot.errors import ValidationError
 from bot.escalations import lifecycle
 from bot.store.models import Escalation, User
@@ -16,6 +16,11 @@ from bot.web.keys import SERVICES
 
 routes = web.RouteTableDef()
 STATUSES = ("open", "claimed", "resolved")
+ACTION_FIELDS = {
+    "claim": {"user"},
+    "note": {"user", "text"},
+    "resolve": {"user", "outcome", "note"},
+}
 PRIORITIES = ("urgent", "high", "routine")
 
 
@@ -82,6 +87,7 @@ async def _lifecycle(request: web.Request, action: str) -> web.Response:
     """Claim, note or resolve through the same rules as the dashboard (roles, caseloads)."""
     services = request.app[SERVICES]
     data = await json_body(request)
+    refuse_unknown(data, ACTION_FIELDS[action])
     item_id = path_id(request)
     now = services.clock.now()
     async with services.sessions() as db, db.begin():
@@ -99,16 +105,16 @@ async def _lifecycle(request: web.Request, action: str) -> web.Response:
     return web.json_response(body, status=201 if action == "note" else 200)
 
 
-@routes.post("/api/escalations/{id}/claim")
+@routes.post(r"/api/escalations/{id:\d+}/claim")
 async def claim(request: web.Request) -> web.Response:
     return await _lifecycle(request, "claim")
 
 
-@routes.post("/api/escalations/{id}/note")
+@routes.post(r"/api/escalations/{id:\d+}/note")
 async def note(request: web.Request) -> web.Response:
     return await _lifecycle(request, "note")
 
 
-@routes.post("/api/escalations/{id}/resolve")
+@routes.post(r"/api/escalations/{id:\d+}/resolve")
 async def resolve(request: web.Request) -> web.Response:
     return await _lifecycle(request, "resolve")

@@ -7,10 +7,32 @@ from typing import Any
 from aiohttp import web
 
 from bot.api import schedules, staff_openapi
+from bot.i18n.languages import LANGUAGES
 
 routes = web.RouteTableDef()
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
+LANGUAGE = {"type": "string", "enum": list(LANGUAGES)}
+LANGUAGE_IN = {  # the server also takes a few spellings (pa-Arab, UR) and normalises them
+    **LANGUAGE,
+    "description": "a language code; pa_Arab and pa_Guru, never plain pa",
+}
+ERROR_SCHEMA = {
+    "type": "object",
+    "required": ["error"],
+    "additionalProperties": False,
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "message"],
+            "additionalProperties": False,
+            "properties": {
+                "code": {"type": "string", "pattern": "^[a-z][a-z0-9_]*$"},
+                "message": {"type": "string"},
+            },
+        }
+    },
+}
 
 
 def _resp(description: str, schema: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -26,25 +48,62 @@ def _errors(*codes: int) -> dict[str, Any]:
 
 PARTICIPANT = {
     "type": "object",
-    "required": ["id", "channel", "language", "status", "consent", "created_at"],
+    "required": [
+        "id",
+        "phone",
+        "channel",
+        "language",
+        "timezone",
+        "name",
+        "coach_id",
+        "status",
+        "consent",
+        "created_at",
+    ],
     "properties": {
-        "id": {"type": "integer"},
-        "phone": {"type": ["string", "null"]},
+        "id": {"type": "integer", "minimum": 1},
+        "phone": {"type": ["string", "null"], "pattern": "^\\+[1-9][0-9]{6,14}$"},
         "channel": {"type": "string", "enum": ["sms", "whatsapp", "telegram", "simulator"]},
-        "language": {"type": "string"},
+        "language": LANGUAGE,
         "timezone": {"type": "string"},
         "name": {"type": ["string", "null"]},
         "coach_id": {"type": ["integer", "null"]},
-        "status": {"type": "string"},
+        "status": {"type": "string", "enum": ["active", "paused", "opted_out", "erased"]},
         "consent": {"type": "boolean"},
         "created_at": {"type": "string", "format": "date-time"},
     },
 }
+ESCALATION = {
+    "type": "object",
+    "required": [
+        "id",
+        "participant_id",
+        "priority",
+        "reason",
+        "status",
+        "created_at",
+        "occurrences",
+        "assignee_id",
+        "deadline_at",
+    ],
+    "properties": {
+        "id": {"type": "integer"},
+        "participant_id": {"type": ["integer", "null"]},
+        "priority": {"type": "string", "enum": ["urgent", "high", "routine"]},
+        "reason": {"type": "string"},
+        "status": {"type": "string", "enum": ["open", "claimed", "resolved"]},
+        "created_at": {"type": "string", "format": "date-time"},
+        "occurrences": {"type": "integer", "minimum": 1},
+        "assignee_id": {"type": ["integer", "null"]},
+        "deadline_at": {"type": ["string", "null"], "format": "date-time"},
+    },
+}
+_ESCALATION_REF = {"$ref": "#/components/schemas/Escalation"}
 ID_PARAM = {
     "name": "id",
     "in": "path",
     "required": True,
-    "schema": {"type": "integer", "minimum": 1},
+    "schema": {"type": "integer", "minimum": 1, "maximum": 999_999_999_999_999_999},
 }
 PAGE_PARAMS = [
     {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}},
@@ -56,7 +115,9 @@ PAGE_PARAMS = [
 ]
 
 
-def _escalation_action(summary: str, properties: dict[str, Any], required: list[str]) -> Any:
+def _escalation_action(
+    summary: str, properties: dict[str, Any], required: list[str], ok: str = "200"
+) -> Any:
     return {
         "post": {
             "summary": summary,
@@ -68,9 +129,10 @@ def _escalation_action(summary: str, properties: dict[str, Any], required: list[
                         "schema": {
                             "type": "object",
                             "required": ["user", *required],
+                            "additionalProperties": False,
                             "properties": {
                                 "user": {
-                                    "type": ["integer", "string"],
+                                    **staff_openapi.USER_REF,
                                     "description": "id or email of the coach or lead acting",
                                 },
                                 **properties,
@@ -80,8 +142,7 @@ def _escalation_action(summary: str, properties: dict[str, Any], required: list[
                 },
             },
             "responses": {
-                "200": _resp("The escalation after the change", {"type": "object"}),
-                "201": _resp("Note added; the escalation", {"type": "object"}),
+                ok: _resp("The escalation after the change", _ESCALATION_REF),
                 **_errors(400, 401, 403, 404, 409),
             },
         }
@@ -91,7 +152,10 @@ def _escalation_action(summary: str, properties: dict[str, Any], required: list[
 ESCALATION_ACTIONS: dict[str, Any] = {
     "/api/escalations/{id}/claim": _escalation_action("Claim (acknowledge) an item", {}, []),
     "/api/escalations/{id}/note": _escalation_action(
-        "Add a note to an item", {"text": {"type": "string", "maxLength": 4000}}, ["text"]
+        "Add a note to an item",
+        {"text": {"type": "string", "minLength": 1, "maxLength": 4000}},
+        ["text"],
+        ok="201",
     ),
     "/api/escalations/{id}/resolve": _escalation_action(
         "Resolve an item with an outcome and a note",
@@ -120,18 +184,9 @@ DOCUMENT: dict[str, Any] = {
     "components": {
         "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         "schemas": {
-            "Error": {
-                "type": "object",
-                "required": ["error"],
-                "properties": {
-                    "error": {
-                        "type": "object",
-                        "required": ["code", "message"],
-                        "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
-                    }
-                },
-            },
+            "Error": ERROR_SCHEMA,
             "Participant": PARTICIPANT,
+            "Escalation": ESCALATION,
         },
     },
     "security": [{"bearer": []}],
@@ -146,17 +201,27 @@ DOCUMENT: dict[str, Any] = {
                             "schema": {
                                 "type": "object",
                                 "required": ["channel", "language", "consent"],
+                                "additionalProperties": False,
                                 "properties": {
-                                    "phone": {"type": "string"},
+                                    "phone": {
+                                        "type": "string",
+                                        "minLength": 1,
+                                        "maxLength": 40,
+                                        "description": "required for sms and whatsapp",
+                                    },
                                     "channel": {
                                         "type": "string",
                                         "enum": ["sms", "whatsapp", "telegram"],
                                     },
-                                    "language": {"type": "string"},
+                                    "language": LANGUAGE_IN,
                                     "consent": {"type": "boolean"},
-                                    "name": {"type": "string"},
-                                    "timezone": {"type": "string"},
-                                    "coach": {"type": ["integer", "string"]},
+                                    "name": {"type": ["string", "null"], "maxLength": 200},
+                                    "timezone": {"type": "string", "minLength": 1, "maxLength": 64},
+                                    "coach": staff_openapi.COACH_REF,
+                                    "fields": {
+                                        "type": "object",
+                                        "description": "values flows may use",
+                                    },
                                 },
                             }
                         }
@@ -199,13 +264,26 @@ DOCUMENT: dict[str, Any] = {
                             "schema": {
                                 "type": "object",
                                 "required": ["flow"],
+                                "additionalProperties": False,
                                 "properties": {"flow": {"type": "string"}},
                             }
                         }
                     },
                 },
                 "responses": {
-                    "202": _resp("Started", {"type": "object"}),
+                    "202": _resp(
+                        "Started",
+                        {
+                            "type": "object",
+                            "required": ["session_id", "flow", "participant_id"],
+                            "additionalProperties": False,
+                            "properties": {
+                                "session_id": {"type": "integer"},
+                                "flow": {"type": "string"},
+                                "participant_id": {"type": "integer"},
+                            },
+                        },
+                    ),
                     **_errors(400, 401, 403, 404, 409),
                 },
             }
@@ -221,6 +299,7 @@ DOCUMENT: dict[str, Any] = {
                             "items": {
                                 "type": "object",
                                 "required": ["flow", "key", "value", "at"],
+                                "additionalProperties": False,
                                 "properties": {
                                     "flow": {"type": "string"},
                                     "key": {"type": "string"},
@@ -244,6 +323,7 @@ DOCUMENT: dict[str, Any] = {
                         {
                             "type": "object",
                             "required": ["url", "expires_at"],
+                            "additionalProperties": False,
                             "properties": {
                                 "url": {"type": "string", "format": "uri"},
                                 "expires_at": {"type": "string", "format": "date-time"},
@@ -267,37 +347,17 @@ DOCUMENT: dict[str, Any] = {
                         "in": "query",
                         "schema": {"type": "string", "enum": ["urgent", "high", "routine"]},
                     },
-                    {"name": "participant", "in": "query", "schema": {"type": "integer"}},
+                    {
+                        "name": "participant",
+                        "in": "query",
+                        "schema": {"type": "integer", "minimum": 0},
+                    },
                     *PAGE_PARAMS,
                 ],
                 "responses": {
                     "200": _resp(
                         "Escalations, most urgent and oldest first",
-                        {
-                            "type": "array",
-                            "items": {
-                                "type": "object",
-                                "required": [
-                                    "id",
-                                    "participant_id",
-                                    "priority",
-                                    "reason",
-                                    "status",
-                                    "created_at",
-                                ],
-                                "properties": {
-                                    "id": {"type": "integer"},
-                                    "participant_id": {"type": ["integer", "null"]},
-                                    "priority": {
-                                        "type": "string",
-                                        "enum": ["urgent", "high", "routine"],
-                                    },
-                                    "reason": {"type": "string"},
-                                    "status": {"type": "string"},
-                                    "created_at": {"type": "string", "format": "date-time"},
-                                },
-                            },
-                        },
+                        {"type": "array", "items": _ESCALATION_REF},
                     ),
                     **_errors(400, 401, 403),
                 },
@@ -306,14 +366,79 @@ DOCUMENT: dict[str, Any] = {
         **ESCALATION_ACTIONS,
         "/api/flows": {
             "get": {
-                "responses": {"200": _resp("Loaded flows", {"type": "object"}), **_errors(401, 403)}
+                "responses": {
+                    "200": _resp(
+                        "Loaded flows, and the files that did not load",
+                        {
+                            "type": "object",
+                            "required": ["flows", "errors"],
+                            "additionalProperties": False,
+                            "properties": {
+                                "flows": {
+                                    "type": "array",
+                                    "items": {
+                                        "type": "object",
+                                        "required": ["id", "version", "title", "steps"],
+                                        "additionalProperties": False,
+                                        "properties": {
+                                            "id": {"type": "string"},
+                                            "version": {"type": "integer"},
+                                            "title": {"type": ["string", "null"]},
+                                            "steps": {"type": "integer", "minimum": 0},
+                                        },
+                                    },
+                                },
+                                "errors": {
+                                    "type": "array",
+                                    "items": {
+                                        "type": "object",
+                                        "required": ["file", "line", "message"],
+                                        "additionalProperties": False,
+                                        "properties": {
+                                            "file": {"type": "string"},
+                                            "line": {"type": ["integer", "null"]},
+                                            "message": {"type": "string"},
+                                        },
+                                    },
+                                },
+                            },
+                        },
+                    ),
+                    **_errors(401, 403),
+                }
             }
         },
         "/api/flows/validate": {
             "post": {
                 "requestBody": {"content": {"application/yaml": {"schema": {"type": "string"}}}},
                 "responses": {
-                    "200": _resp("Validation result", {"type": "object"}),
+                    "200": _resp(
+                        "Whether the file loads: its id and version, or the line and reason",
+                        {
+                            "oneOf": [
+                                {
+                                    "type": "object",
+                                    "required": ["valid", "id", "version"],
+                                    "additionalProperties": False,
+                                    "properties": {
+                                        "valid": {"const": True},
+                                        "id": {"type": "string"},
+                                        "version": {"type": "integer"},
+                                    },
+                                },
+                                {
+                                    "type": "object",
+                                    "required": ["valid", "line", "message"],
+                                    "additionalProperties": False,
+                                    "properties": {
+                                        "valid": {"const": False},
+                                        "line": {"type": ["integer", "null"]},
+                                        "message": {"type": "string"},
+                                    },
+                                },
+                            ]
+                        },
+                    ),
                     **_errors(401, 403),
                 },
             }
@@ -326,6 +451,39 @@ DOCUMENT["paths"].update(schedules.OPENAPI_PATHS)
 for _path, _operations in staff_openapi.OPENAPI_PATHS.items():  # merged: some paths are shared
     DOCUMENT["paths"].setdefault(_path, {}).update(_operations)
 DOCUMENT["components"]["schemas"].update(staff_openapi.OPENAPI_SCHEMAS)
+
+STANDARD_ERRORS = {
+    400: "Refused: a parameter or the body is not valid (the code says which rule)",
+    401: "No bearer token, or the wrong one",
+    403: "The API is disabled (no API_TOKEN is set) or the acting user may not do this",
+    404: "No such record (or a path segment that is not an id)",
+    413: "The body is larger than the server accepts",
+    503: "The database is not answering; try again",
+}
+NO_DATABASE = {"/api/flows", "/api/flows/validate"}
+
+
+def complete(paths: dict[str, Any]) -> None:
+    """Add the refusals every operation can give, so that none is left undocumented: any
+    request can meet 401, 403 and (when the database is down) 503; a path with an id 404
+    and 400 (an id too long); parameters or a body 400; a JSON body 413."""
+    for path, operations in paths.items():
+        for operation in operations.values():
+            codes = {401, 403}
+            if path not in NO_DATABASE:
+                codes.add(503)
+            if "{" in path:
+                codes |= {400, 404}
+            if operation.get("parameters") or "requestBody" in operation:
+                codes.add(400)
+            if "application/json" in operation.get("requestBody", {}).get("content", {}):
+                codes.add(413)
+            responses = operation["responses"]
+            for code in sorted(codes):
+                responses.setdefault(str(code), _resp(STANDARD_ERRORS[code], _ERROR))
+
+
+complete(DOCUMENT["paths"])
 
 
 @routes.get("/api/openapi.json")

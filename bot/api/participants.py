@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 from sqlalchemy import select
 
-from bot.api.common import json_body, page_args, path_id
+from bot.api.common import json_body, page_args, path_id, refuse_unknown
 from bot.errors import Conflict, NotFound, ValidationError
 from bot.host.audit import audit
 from bot.host.flows import start_flow
@@ -46,16 +46,17 @@ async def _get(request: web.Request) -> Participant:
     return participant
 
 
-@routes.get("/api/participants/{id}")
+@routes.get(r"/api/participants/{id:\d+}")
 async def read(request: web.Request) -> web.Response:
     return web.json_response(participant_json(await _get(request)))
 
 
-@routes.post("/api/participants/{id}/flows")
+@routes.post(r"/api/participants/{id:\d+}/flows")
 async def start(request: web.Request) -> web.Response:
     """Start a flow now: replaces a running flow, not held for quiet hours."""
     services = request.app[SERVICES]
     data = await json_body(request)
+    refuse_unknown(data, {"flow"})
     flow_id = data.get("flow")
     if not isinstance(flow_id, str):
         raise ValidationError("flow is required, e.g. sleep_checkin", "invalid_flow")
@@ -84,7 +85,7 @@ async def start(request: web.Request) -> web.Response:
     return web.json_response(body, status=202)
 
 
-@routes.get("/api/participants/{id}/answers")
+@routes.get(r"/api/participants/{id:\d+}/answers")
 async def answers(request: web.Request) -> web.Response:
     participant = await _get(request)
     services = request.app[SERVICES]

@@ -24,7 +24,7 @@ routes = web.RouteTableDef()
 ACTOR = "api"
 
 
-@routes.get("/api/participants/{id}/subject-access")
+@routes.get(r"/api/participants/{id:\d+}/subject-access")
 async def subject_access_export(request: web.Request) -> web.Response:
     """Everything held about one participant: JSON, or ``?format=html`` for a readable page."""
     services = request.app[SERVICES]
@@ -57,7 +57,7 @@ async def subject_access_export(request: web.Request) -> web.Response:
     return web.Response(text=html, content_type="text/html", headers=DOCUMENT_HEADERS)
 
 
-@routes.post("/api/participants/{id}/erasure-requests")
+@routes.post(r"/api/participants/{id:\d+}/erasure-requests")
 async def ask_for_erasure(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     data = await json_body(request)
@@ -104,12 +104,12 @@ async def _decide(request: web.Request, field: str, confirm: bool) -> web.Respon
     return web.json_response(body)
 
 
-@routes.post("/api/erasure-requests/{id}/confirm")
+@routes.post(r"/api/erasure-requests/{id:\d+}/confirm")
 async def confirm_erasure(request: web.Request) -> web.Response:
     """An admin confirms: the participant's personal data is erased at once."""
     return await _decide(request, "confirmed_by", True)
 
 
-@routes.post("/api/erasure-requests/{id}/reject")
+@routes.post(r"/api/erasure-requests/{id:\d+}/reject")
 async def reject_erasure(request: web.Request) -> web.Response:
     return await _decide(request, "rejected_by", False)

@@ -11,8 +11,9 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy import select
 
-from bot.api.common import json_body, page_args, path_id
+from bot.api.common import json_body, page_args, path_id, refuse_unknown
 from bot.errors import NotFound
+from bot.i18n.languages import LANGUAGES
 from bot.store.models import Participant
 from bot.store.models.scheduling import ModuleSession, ScheduledItem
 from bot.web.keys import SERVICES
@@ -39,7 +40,7 @@ from scheduler.participant_schedule import (
 routes = web.RouteTableDef()
 
 
-@routes.put("/api/participants/{id}/schedule")
+@routes.put(r"/api/participants/{id:\d+}/schedule")
 async def put_schedule(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     participant_id = path_id(request)
@@ -49,14 +50,14 @@ async def put_schedule(request: web.Request) -> web.Response:
     return web.json_response(body)
 
 
-@routes.get("/api/participants/{id}/schedule")
+@routes.get(r"/api/participants/{id:\d+}/schedule")
 async def get_schedule(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     async with services.sessions() as db:
         return web.json_response(await read_schedule(db, path_id(request)))
 
 
-@routes.post("/api/participants/{id}/schedule/pause")
+@routes.post(r"/api/participants/{id:\d+}/schedule/pause")
 async def pause(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     async with services.sessions() as db, db.begin():
@@ -64,7 +65,7 @@ async def pause(request: web.Request) -> web.Response:
     return web.json_response(body)
 
 
-@routes.post("/api/participants/{id}/schedule/resume")
+@routes.post(r"/api/participants/{id:\d+}/schedule/resume")
 async def resume(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     async with services.sessions() as db, db.begin():
@@ -72,7 +73,7 @@ async def resume(request: web.Request) -> web.Response:
     return web.json_response(body if body is not None else {"resumed": True, "schedule": None})
 
 
-@routes.get("/api/participants/{id}/scheduled")
+@routes.get(r"/api/participants/{id:\d+}/scheduled")
 async def scheduled(request: web.Request) -> web.Response:
     """Due work for one participant, soonest first (pending first, then history)."""
     services = request.app[SERVICES]
@@ -117,14 +118,14 @@ async def list_sessions(request: web.Request) -> web.Response:
         return web.json_response([session_json(s) for s in rows])
 
 
-@routes.get("/api/sessions/{id}")
+@routes.get(r"/api/sessions/{id:\d+}")
 async def read(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     async with services.sessions() as db:
         return web.json_response(session_json(await get_session(db, path_id(request))))
 
 
-@routes.patch("/api/sessions/{id}")
+@routes.patch(r"/api/sessions/{id:\d+}")
 async def change(request: web.Request) -> web.Response:
     """Move a session (its reminders move with it) or change venue or capacity."""
     services = request.app[SERVICES]
@@ -136,7 +137,7 @@ async def change(request: web.Request) -> web.Response:
     return web.json_response(body)
 
 
-@routes.post("/api/sessions/{id}/cancel")
+@routes.post(r"/api/sessions/{id:\d+}/cancel")
 async def cancel(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     async with services.sessions() as db, db.begin():
@@ -146,10 +147,11 @@ async def cancel(request: web.Request) -> web.Response:
     return web.json_response(body)
 
 
-@routes.post("/api/sessions/{id}/bookings")
+@routes.post(r"/api/sessions/{id:\d+}/bookings")
 async def create_booking(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     data = await json_body(request)
+    refuse_unknown(data, {"participant_id"})
     async with services.sessions() as db, db.begin():
         session = await get_session(db, path_id(request), lock=True)
         booking, reminders = await book(
@@ -159,7 +161,7 @@ async def create_booking(request: web.Request) -> web.Response:
     return web.json_response(body, status=201)
 
 
-@routes.delete("/api/sessions/{id}/bookings/{participant_id}")
+@routes.delete(r"/api/sessions/{id:\d+}/bookings/{participant_id:\d+}")
 async def delete_booking(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     participant_id = path_id(request, "participant_id")
@@ -170,7 +172,7 @@ async def delete_booking(request: web.Request) -> web.Response:
     return web.json_response(body)
 
 
-@routes.post("/api/sessions/{id}/attendance")
+@routes.post(r"/api/sessions/{id:\d+}/attendance")
 async def attendance(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     data = await json_body(request)
@@ -183,13 +185,19 @@ async def attendance(request: web.Request) -> web.Response:
 
 # OpenAPI descriptions of the paths above; bot/api/openapi.py merges them into its document.
 _ERROR = {"$ref": "#/components/schemas/Error"}
-_ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1}}
+_ID = {
+    "name": "id",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "integer", "minimum": 1, "maximum": 999_999_999_999_999_999},
+}
 _HHMM = {"type": "string", "pattern": "^([01][0-9]|2[0-3]):[0-5][0-9]$"}
 _PAIR = {"type": "array", "items": _HHMM, "minItems": 2, "maxItems": 2}
-_SCHEDULE = {
+_SCHEDULE: dict[str, Any] = {
     "type": "object",
+    "additionalProperties": False,
     "properties": {
-        "timezone": {"type": "string", "example": "Europe/London"},
+        "timezone": {"type": "string", "minLength": 1, "maxLength": 64, "example": "Europe/London"},
         "quiet_hours": {**_PAIR, "example": ["21:00", "08:00"]},
         "checkins": {
             "type": "array",
@@ -197,6 +205,7 @@ _SCHEDULE = {
             "items": {
                 "type": "object",
                 "required": ["flow", "days", "window"],
+                "additionalProperties": False,
                 "properties": {
                     "flow": {"type": "string"},
                     "days": {
@@ -210,7 +219,12 @@ _SCHEDULE = {
         "paused": {"type": "boolean"},
         "taper": {
             "type": ["object", "null"],
-            "properties": {"after_weeks": {"type": "integer"}, "every_weeks": {"type": "integer"}},
+            "required": ["after_weeks", "every_weeks"],
+            "additionalProperties": False,
+            "properties": {
+                "after_weeks": {"type": "integer", "minimum": 1},
+                "every_weeks": {"type": "integer", "minimum": 1},
+            },
         },
         "faith_quiet_times": {
             "type": "array",
@@ -218,15 +232,20 @@ _SCHEDULE = {
         },
         "location": {
             "type": ["object", "null"],
-            "properties": {"latitude": {"type": "number"}, "longitude": {"type": "number"}},
+            "required": ["latitude", "longitude"],
+            "additionalProperties": False,
+            "properties": {
+                "latitude": {"type": "number", "minimum": -90, "maximum": 90},
+                "longitude": {"type": "number", "minimum": -180, "maximum": 180},
+            },
         },
     },
 }
 _SESSION_PROPERTIES: dict[str, Any] = {
     "module": {"type": "string", "enum": sorted(MODULES)},
     "starts_at": {"type": "string", "format": "date-time", "description": "with an offset"},
-    "venue": {"type": "string"},
-    "language": {"type": "string"},
+    "venue": {"type": "string", "minLength": 1},
+    "language": {"type": "string", "enum": list(LANGUAGES)},
     "capacity": {"type": ["integer", "null"], "minimum": 1},
     "reminders": {
         "type": "array",
@@ -237,7 +256,102 @@ _SESSION_PROPERTIES: dict[str, Any] = {
 _SESSION = {
     "type": "object",
     "required": ["module", "starts_at", "venue", "language"],
+    "additionalProperties": False,
     "properties": _SESSION_PROPERTIES,
+}
+_TIME = {"type": "string", "format": "date-time"}
+_STORED_SCHEDULE = {
+    "type": "object",
+    "required": [
+        "participant_id",
+        "timezone",
+        "quiet_hours",
+        "checkins",
+        "paused",
+        "taper",
+        "faith_quiet_times",
+        "location",
+        "updated_at",
+    ],
+    "properties": {
+        "participant_id": {"type": "integer"},
+        **_SCHEDULE["properties"],
+        "updated_at": _TIME,
+    },
+}
+_SESSION_OUT = {
+    "type": "object",
+    "required": [
+        "id",
+        "module",
+        "module_name",
+        "starts_at",
+        "venue",
+        "language",
+        "capacity",
+        "booked",
+        "reminders",
+        "status",
+    ],
+    "additionalProperties": False,
+    "properties": {
+        "id": {"type": "integer"},
+        "module": {"type": "string", "enum": sorted(MODULES)},
+        "module_name": {"type": "string"},
+        "starts_at": _TIME,
+        "venue": {"type": "string"},
+        "language": {"type": "string"},
+        "capacity": {"type": ["integer", "null"]},
+        "booked": {"type": "integer", "minimum": 0},
+        "reminders": {"type": "array", "items": {"type": "string"}},
+        "status": {"type": "string", "enum": ["scheduled", "cancelled"]},
+    },
+}
+_BOOKING_OUT = {
+    "type": "object",
+    "required": ["id", "session_id", "participant_id", "status", "reminders"],
+    "additionalProperties": False,
+    "properties": {
+        "id": {"type": "integer"},
+        "session_id": {"type": "integer"},
+        "participant_id": {"type": "integer"},
+        "status": {"type": "string", "enum": ["booked", "cancelled", "attended", "no_show"]},
+        "reminders": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["due_at", "status"],
+                "additionalProperties": False,
+                "properties": {"due_at": _TIME, "status": {"type": "string"}},
+            },
+        },
+    },
+}
+_ITEM_OUT = {
+    "type": "object",
+    "required": ["id", "kind", "flow", "due_at", "status", "outcome", "result", "booking_id"],
+    "additionalProperties": False,
+    "properties": {
+        "id": {"type": "integer"},
+        "kind": {"type": "string"},
+        "flow": {"type": ["string", "null"]},
+        "due_at": _TIME,
+        "status": {"type": "string"},
+        "outcome": {"type": ["string", "null"]},
+        "result": {"type": ["string", "null"]},
+        "booking_id": {"type": ["integer", "null"]},
+    },
+}
+_RESUMED = {
+    "oneOf": [
+        _STORED_SCHEDULE,
+        {
+            "type": "object",
+            "required": ["resumed", "schedule"],
+            "additionalProperties": False,
+            "properties": {"resumed": {"const": True}, "schedule": {"type": "null"}},
+        },
+    ]
 }
 
 
@@ -247,6 +361,7 @@ def _op(
     codes: tuple[int, ...],
     body: dict[str, Any] | None = None,
     params: list[dict[str, Any]] | None = None,
+    answer: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     operation: dict[str, Any] = {
         "summary": summary,
@@ -254,7 +369,7 @@ def _op(
         "responses": {
             ok: {
                 "description": "OK",
-                "content": {"application/json": {"schema": {"type": "object"}}},
+                "content": {"application/json": {"schema": answer or {"type": "object"}}},
             },
             **{
                 str(c): {
@@ -273,56 +388,89 @@ def _op(
     return operation
 
 
-def _listing(operation: dict[str, Any]) -> dict[str, Any]:
-    """The operation answers a JSON array of objects."""
+def _listing(operation: dict[str, Any], items: dict[str, Any]) -> dict[str, Any]:
+    """The operation answers a JSON array (paginated with limit and offset)."""
     ok = operation["responses"]["200"]["content"]["application/json"]
-    ok["schema"] = {"type": "array", "items": {"type": "object"}}
+    ok["schema"] = {"type": "array", "items": items}
+    operation["parameters"] = [*operation["parameters"], *_PAGE]
     return operation
 
 
+_PAGE = [
+    {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}},
+    {
+        "name": "offset",
+        "in": "query",
+        "schema": {"type": "integer", "minimum": 0, "maximum": 1_000_000_000},
+    },
+]
 _PARTICIPANT_BODY = {
     "type": "object",
     "required": ["participant_id"],
-    "properties": {"participant_id": {"type": "integer"}},
+    "additionalProperties": False,
+    "properties": {"participant_id": _ID["schema"]},
 }
 OPENAPI_PATHS: dict[str, Any] = {
     "/api/participants/{id}/schedule": {
         "put": _op(
-            "Store recurring check-ins (local times)", "200", (400, 401, 403, 404), _SCHEDULE
+            "Store recurring check-ins (local times)",
+            "200",
+            (400, 401, 403, 404),
+            _SCHEDULE,
+            answer=_STORED_SCHEDULE,
         ),
-        "get": _op("The stored schedule", "200", (400, 401, 403, 404)),
+        "get": _op("The stored schedule", "200", (400, 401, 403, 404), answer=_STORED_SCHEDULE),
     },
     "/api/participants/{id}/schedule/pause": {
-        "post": _op("Pause scheduled check-ins", "200", (400, 401, 403, 404))
+        "post": _op(
+            "Pause scheduled check-ins", "200", (400, 401, 403, 404), answer=_STORED_SCHEDULE
+        )
     },
     "/api/participants/{id}/schedule/resume": {
-        "post": _op("Resume check-ins (and a paused participant)", "200", (400, 401, 403, 404))
+        "post": _op(
+            "Resume check-ins (and a paused participant)",
+            "200",
+            (400, 401, 403, 404),
+            answer=_RESUMED,
+        )
     },
     "/api/participants/{id}/scheduled": {
         "get": _listing(
-            _op("Due work for a participant, latest first", "200", (400, 401, 403, 404))
+            _op("Due work for a participant, latest first", "200", (400, 401, 403, 404)),
+            _ITEM_OUT,
         )
     },
     "/api/sessions": {
-        "post": _op("Create a module session", "201", (400, 401, 403), _SESSION, []),
-        "get": _listing(_op("Sessions that have not started", "200", (400, 401, 403), None, [])),
+        "post": _op(
+            "Create a module session", "201", (400, 401, 403), _SESSION, [], answer=_SESSION_OUT
+        ),
+        "get": _listing(
+            _op("Sessions that have not started", "200", (400, 401, 403), None, []), _SESSION_OUT
+        ),
     },
     "/api/sessions/{id}": {
-        "get": _op("A module session", "200", (400, 401, 403, 404)),
+        "get": _op("A module session", "200", (400, 401, 403, 404), answer=_SESSION_OUT),
         "patch": _op(
             "Move a session (reminders move) or change venue or capacity",
             "200",
             (400, 401, 403, 404, 409),
             {
                 "type": "object",
+                "additionalProperties": False,
                 "properties": {
                     k: _SESSION_PROPERTIES[k] for k in ("starts_at", "venue", "capacity")
                 },
             },
+            answer=_SESSION_OUT,
         ),
     },
     "/api/sessions/{id}/cancel": {
-        "post": _op("Cancel a session and its reminders", "200", (400, 401, 403, 404))
+        "post": _op(
+            "Cancel a session and its reminders",
+            "200",
+            (400, 401, 403, 404),
+            answer=_SESSION_OUT,
+        )
     },
     "/api/sessions/{id}/bookings": {
         "post": _op(
@@ -330,6 +478,7 @@ OPENAPI_PATHS: dict[str, Any] = {
             "201",
             (400, 401, 403, 404, 409),
             _PARTICIPANT_BODY,
+            answer=_BOOKING_OUT,
         )
     },
     "/api/sessions/{id}/bookings/{participant_id}": {
@@ -339,6 +488,7 @@ OPENAPI_PATHS: dict[str, Any] = {
             (400, 401, 403, 404, 409),
             None,
             [_ID, {**_ID, "name": "participant_id"}],
+            answer=_BOOKING_OUT,
         )
     },
     "/api/sessions/{id}/attendance": {
@@ -349,11 +499,13 @@ OPENAPI_PATHS: dict[str, Any] = {
             {
                 "type": "object",
                 "required": ["participant_id", "attended"],
+                "additionalProperties": False,
                 "properties": {
-                    "participant_id": {"type": "integer"},
+                    "participant_id": _ID["schema"],
                     "attended": {"type": "boolean"},
                 },
             },
+            answer=_BOOKING_OUT,
         )
     },
 }

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot.i18n.languages import LANGUAGES
+
 ERROR = {"$ref": "#/components/schemas/Error"}
+LANGUAGE = {"type": "string", "enum": list(LANGUAGES)}
 ID_PARAM = {
     "name": "id",
     "in": "path",
     "required": True,
-    "schema": {"type": "integer", "minimum": 1},
+    "schema": {"type": "integer", "minimum": 1, "maximum": 999_999_999_999_999_999},
 }
 PAGE = [
     {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}},
@@ -23,24 +26,36 @@ PAGE = [
         "schema": {"type": "integer", "minimum": 0, "maximum": 1_000_000_000},
     },
 ]
+DATE_OR_TIME = (
+    "^[0-9]{4}-[0-9]{2}-[0-9]{2}"
+    "([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}([.][0-9]+)?)?(Z|[+-][0-9]{2}:?[0-9]{2}))?$"
+)
 PERIOD = [
     {
         "name": "from",
         "in": "query",
         "description": "A UK date (2026-03-01, from its start) or an ISO 8601 time with offset",
-        "schema": {"type": "string", "maxLength": 40},
+        "schema": {"type": "string", "maxLength": 40, "pattern": DATE_OR_TIME},
     },
     {
         "name": "to",
         "in": "query",
         "description": "A UK date (to its end) or an ISO 8601 time with offset; default now",
-        "schema": {"type": "string", "maxLength": 40},
+        "schema": {"type": "string", "maxLength": 40, "pattern": DATE_OR_TIME},
     },
 ]
 BOOLEAN_QUERY = {"type": "string", "enum": ["true", "false"]}
 NULLABLE_TIME = {"type": ["string", "null"], "format": "date-time"}
 TIME = {"type": "string", "format": "date-time"}
-USER_REF = {"type": ["integer", "string"], "description": "a user id or email"}
+USER_REF = {
+    "type": ["integer", "string"],
+    "minimum": 1,
+    "maximum": 999_999_999_999_999_999,
+    "minLength": 1,
+    "maxLength": 254,
+    "description": "a user id or email",
+}
+COACH_REF = {**USER_REF, "type": ["integer", "string", "null"], "description": "null: none"}
 
 
 def _ref(name: str) -> dict[str, Any]:
@@ -146,9 +161,9 @@ PATCH_BODY = {
     "minProperties": 1,
     "additionalProperties": False,
     "properties": {
-        "language": {"type": "string"},
-        "timezone": {"type": "string"},
-        "coach": {"type": ["integer", "string", "null"]},
+        "language": {**LANGUAGE, "description": "a language code; pa_Arab or pa_Guru, never pa"},
+        "timezone": {"type": "string", "maxLength": 64},
+        "coach": COACH_REF,
         "name": {"type": ["string", "null"], "maxLength": 200},
         "consent": {
             "type": "boolean",
@@ -166,8 +181,8 @@ TIER_CHANGE = {
     "type": "object",
     "required": ["from_tier", "to_tier", "note", "decided_by", "at"],
     "properties": {
-        "from_tier": {"type": ["integer", "null"]},
-        "to_tier": {"type": "integer"},
+        "from_tier": {"type": ["integer", "null"], "enum": [1, 2, 3, None]},
+        "to_tier": {"type": "integer", "enum": [1, 2, 3]},
         "note": {"type": ["string", "null"]},
         "decided_by": {"type": ["integer", "null"]},
         "at": TIME,
@@ -176,14 +191,16 @@ TIER_CHANGE = {
 TIER = {
     "type": "object",
     "required": ["tier", "history"],
+    "additionalProperties": False,
     "properties": {
-        "tier": {"type": ["integer", "null"]},
+        "tier": {"type": ["integer", "null"], "enum": [1, 2, 3, None]},
         "history": {"type": "array", "items": TIER_CHANGE},
     },
 }
 BELIEFS = {
     "type": "object",
     "required": ["flag", "note", "by", "at"],
+    "additionalProperties": False,
     "properties": {
         "flag": {"type": "boolean"},
         "note": {"type": ["string", "null"]},
@@ -205,12 +222,13 @@ CARER = {
         "opted_out_at",
         "receives_reminders",
     ],
+    "additionalProperties": False,
     "properties": {
         "name": {"type": ["string", "null"]},
         "relationship": {"type": ["string", "null"]},
         "phone": {"type": ["string", "null"]},
         "channel": {"type": "string", "enum": ["sms", "whatsapp"]},
-        "language": {"type": "string"},
+        "language": {**LANGUAGE, "description": "reminders are sent in this language"},
         "participant_asked": {"type": "boolean"},
         "consent": {"type": "boolean"},
         "consent_at": NULLABLE_TIME,
@@ -230,6 +248,7 @@ ERASURE_REQUEST = {
         "decided_by",
         "decided_at",
     ],
+    "additionalProperties": False,
     "properties": {
         "id": {"type": "integer"},
         "participant_id": {"type": "integer"},
@@ -239,6 +258,48 @@ ERASURE_REQUEST = {
         "requested_at": TIME,
         "decided_by": {"type": ["integer", "null"]},
         "decided_at": NULLABLE_TIME,
+    },
+}
+MDT_ESCALATION = {
+    "type": "object",
+    "required": [
+        "priority",
+        "reason",
+        "status",
+        "opened_at",
+        "acknowledged_at",
+        "resolved_at",
+        "outcome",
+        "notes",
+    ],
+    "additionalProperties": False,
+    "properties": {
+        "priority": {"type": "string", "enum": ["urgent", "high", "routine"]},
+        "reason": {"type": "string"},
+        "status": {"type": "string", "enum": ["open", "claimed", "resolved"]},
+        "opened_at": TIME,
+        "acknowledged_at": NULLABLE_TIME,
+        "resolved_at": NULLABLE_TIME,
+        "outcome": {"type": ["string", "null"]},
+        "notes": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["at", "text"],
+                "additionalProperties": False,
+                "properties": {"at": TIME, "text": {"type": "string"}},
+            },
+        },
+    },
+}
+MDT_BOOKING = {
+    "type": "object",
+    "required": ["module", "starts_at", "status"],
+    "additionalProperties": False,
+    "properties": {
+        "module": {"type": "string"},
+        "starts_at": TIME,
+        "status": {"type": "string", "enum": ["booked", "cancelled", "attended", "no_show"]},
     },
 }
 MDT_REPORT = {
@@ -270,12 +331,12 @@ MDT_REPORT = {
                 ],
                 "properties": {
                     "participant": {"type": "string"},
-                    "language": {"type": "string"},
+                    "language": LANGUAGE,
                     "channel": {"type": "string"},
-                    "tier": {"type": ["integer", "null"]},
+                    "tier": {"type": ["integer", "null"], "enum": [1, 2, 3, None]},
                     "interpreter": {"type": ["string", "null"]},
                     "beliefs_flag": {"type": "boolean"},
-                    "escalations": {"type": "array", "items": {"type": "object"}},
+                    "escalations": {"type": "array", "items": MDT_ESCALATION},
                     "trends": {
                         "type": "array",
                         "items": {
@@ -289,9 +350,9 @@ MDT_REPORT = {
                             },
                         },
                     },
-                    "checkins_due": {"type": "integer"},
-                    "checkins_missed": {"type": "integer"},
-                    "bookings": {"type": "array", "items": {"type": "object"}},
+                    "checkins_due": {"type": "integer", "minimum": 0},
+                    "checkins_missed": {"type": "integer", "minimum": 0},
+                    "bookings": {"type": "array", "items": MDT_BOOKING},
                     "tier_changes": {"type": "array", "items": TIER_CHANGE},
                 },
             },
@@ -406,7 +467,7 @@ OPENAPI_PATHS: dict[str, Any] = {
                 "type": "object",
                 "required": ["coach"],
                 "additionalProperties": False,
-                "properties": {"coach": {"type": ["integer", "string", "null"]}},
+                "properties": {"coach": COACH_REF},
             },
         )
     },
@@ -467,11 +528,17 @@ OPENAPI_PATHS: dict[str, Any] = {
                 "properties": {
                     "name": {"type": "string", "maxLength": 200},
                     "relationship": {"type": "string", "maxLength": 64},
-                    "phone": {"type": "string"},
+                    "phone": {"type": "string", "minLength": 1, "maxLength": 40},
                     "channel": {"type": "string", "enum": ["sms", "whatsapp"]},
-                    "language": {"type": "string"},
+                    "language": {
+                        "oneOf": [LANGUAGE, {"type": "null"}],
+                        "description": "the carer's language; not given: the participant's",
+                    },
                     "consent": {"type": "boolean"},
-                    "participant_asked": {"type": "boolean"},
+                    "participant_asked": {
+                        "const": True,
+                        "description": "a carer is added only when the participant asks",
+                    },
                 },
             },
         ),
@@ -601,7 +668,7 @@ OPENAPI_PATHS: dict[str, Any] = {
             errors=(400, 401, 403),
             parameters=[
                 *PERIOD,
-                {"name": "coach", "in": "query", "schema": {"type": ["integer", "string"]}},
+                {"name": "coach", "in": "query", "schema": USER_REF},
                 {"name": "pseudonymise", "in": "query", "schema": BOOLEAN_QUERY},
             ],
         )
@@ -613,7 +680,24 @@ OPENAPI_PATHS: dict[str, Any] = {
             errors=(400, 401, 403),
             parameters=[
                 *PERIOD,
-                {"name": "coach", "in": "query", "schema": {"type": ["integer", "string"]}},
+                {"name": "coach", "in": "query", "schema": USER_REF},
+                {"name": "pseudonymise", "in": "query", "schema": BOOLEAN_QUERY},
+            ],
+        )
+    },
+    "/api/reports/mdt.pdf": {
+        "get": _op(
+            "The MDT report as an A4 PDF (the printable page, made by Chromium on the server)",
+            {
+                "200": {
+                    "description": "PDF",
+                    "content": {"application/pdf": {"schema": {"type": "string"}}},
+                }
+            },
+            errors=(400, 401, 403, 503),
+            parameters=[
+                *PERIOD,
+                {"name": "coach", "in": "query", "schema": USER_REF},
                 {"name": "pseudonymise", "in": "query", "schema": BOOLEAN_QUERY},
             ],
         )

@@ -32,7 +32,7 @@ routes = web.RouteTableDef()
 ACTOR = "api"
 
 
-@routes.patch("/api/participants/{id}")
+@routes.patch(r"/api/participants/{id:\d+}")
 async def patch_participant(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     data = await json_body(request)
@@ -45,7 +45,7 @@ async def patch_participant(request: web.Request) -> web.Response:
     return web.json_response(body)
 
 
-@routes.get("/api/participants/{id}/profile")
+@routes.get(r"/api/participants/{id:\d+}/profile")
 async def read_profile(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     async with services.sessions() as db, db.begin():
@@ -55,7 +55,7 @@ async def read_profile(request: web.Request) -> web.Response:
     return web.json_response(body)
 
 
-@routes.put("/api/participants/{id}/coach")
+@routes.put(r"/api/participants/{id:\d+}/coach")
 async def assign_coach(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     data = await json_body(request)
@@ -69,7 +69,7 @@ async def assign_coach(request: web.Request) -> web.Response:
     return web.json_response(body)
 
 
-@routes.get("/api/coaches/{id}/participants")
+@routes.get(r"/api/coaches/{id:\d+}/participants")
 async def caseload(request: web.Request) -> web.Response:
     """A coach's caseload, with the open escalations of each participant."""
     services = request.app[SERVICES]
@@ -109,7 +109,7 @@ async def _tier_body(request: web.Request, participant_id: int) -> dict[str, obj
     }
 
 
-@routes.get("/api/participants/{id}/tier")
+@routes.get(r"/api/participants/{id:\d+}/tier")
 async def read_tier(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     async with services.sessions() as db:
@@ -117,7 +117,7 @@ async def read_tier(request: web.Request) -> web.Response:
     return web.json_response(await _tier_body(request, participant.id))
 
 
-@routes.post("/api/participants/{id}/tier")
+@routes.post(r"/api/participants/{id:\d+}/tier")
 async def change_tier(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     data = await json_body(request)
@@ -127,7 +127,7 @@ async def change_tier(request: web.Request) -> web.Response:
     return web.json_response(await _tier_body(request, participant.id), status=201)
 
 
-@routes.get("/api/participants/{id}/beliefs")
+@routes.get(r"/api/participants/{id:\d+}/beliefs")
 async def read_beliefs(request: web.Request) -> web.Response:
     """Care team only: every read is audited."""
     services = request.app[SERVICES]
@@ -144,7 +144,7 @@ async def read_beliefs(request: web.Request) -> web.Response:
     return web.json_response(body)
 
 
-@routes.put("/api/participants/{id}/beliefs")
+@routes.put(r"/api/participants/{id:\d+}/beliefs")
 async def write_beliefs(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     data = await json_body(request)
@@ -155,7 +155,7 @@ async def write_beliefs(request: web.Request) -> web.Response:
     return web.json_response(body)
 
 
-@routes.get("/api/participants/{id}/carer")
+@routes.get(r"/api/participants/{id:\d+}/carer")
 async def read_carer(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     async with services.sessions() as db, db.begin():
@@ -168,7 +168,7 @@ async def read_carer(request: web.Request) -> web.Response:
     return web.json_response(body)
 
 
-@routes.put("/api/participants/{id}/carer")
+@routes.put(r"/api/participants/{id:\d+}/carer")
 async def write_carer(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     data = await json_body(request)
@@ -179,7 +179,7 @@ async def write_carer(request: web.Request) -> web.Response:
     return web.json_response(body)
 
 
-@routes.delete("/api/participants/{id}/carer")
+@routes.delete(r"/api/participants/{id:\d+}/carer")
 async def delete_carer(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     async with services.sessions() as db, db.begin():
@@ -188,7 +188,7 @@ async def delete_carer(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
-@routes.post("/api/participants/{id}/carer/opt-out")
+@routes.post(r"/api/participants/{id:\d+}/carer/opt-out")
 async def opt_out_carer(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     async with services.sessions() as db, db.begin():

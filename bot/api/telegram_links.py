@@ -33,7 +33,7 @@ async def bot_username(services: Services) -> str:
         raise web.HTTPServiceUnavailable(reason="Telegram did not answer; try again") from None
 
 
-@routes.post("/api/participants/{id}/telegram-link")
+@routes.post(r"/api/participants/{id:\d+}/telegram-link")
 async def telegram_link(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     participant_id = path_id(request)

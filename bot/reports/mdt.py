@@ -368,8 +368,10 @@ async def run_mdt(
     coach: object,
     pseudonymise: bool,
     actor: str,
+    export: str = "json",
 ) -> MdtReport:
-    """Validate the choices, build the report and audit that it was produced."""
+    """Validate the choices, build the report and audit that it was produced (and in which
+    form it left: json, html, csv or pdf)."""
     now = services.clock.now()
     period = parse_period(start or (now - DEFAULT_SPAN).date().isoformat(), end, now)
     async with services.sessions() as db, db.begin():
@@ -391,6 +393,7 @@ async def run_mdt(
             coach=chosen.id if chosen else None,
             pseudonymised=pseudonymise,
             participants=len(report.cases),
+            export=export,
         )
     return report
 

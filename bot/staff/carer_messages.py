@@ -35,9 +35,11 @@ def carer_reminder_text(
     catalogs: Catalogs, carer: CarerContact, participant: Participant, session: ModuleSession
 ) -> str:
     """Date and time in the participant's zone (where the session is), words in the carer's
-    language; a translation that breaks its placeholders falls back to English."""
+    language (the participant's when the carer's is not recorded); a translation that breaks
+    its placeholders falls back to English."""
+    language = carer_language(carer, participant)
     local = session.starts_at.astimezone(ZoneInfo(participant.timezone or "Europe/London"))
-    locale = BABEL_LOCALES.get(carer.language, carer.language.split("_")[0])
+    locale = BABEL_LOCALES.get(language, language.split("_")[0])
     try:
         day = format_date(local.date(), "EEEE d MMMM", locale=locale)
     except (ValueError, LookupError):
@@ -47,11 +49,16 @@ def carer_reminder_text(
         "session_time": f"{local.hour:02d}:{local.minute:02d}",
         "venue": session.venue,
     }
-    template = catalogs.text(carer.language, CARER_CONTEXT, CARER_REMINDER)
+    template = catalogs.text(language, CARER_CONTEXT, CARER_REMINDER)
     try:
         return template.format(**values)
     except (KeyError, IndexError, ValueError):
         return CARER_REMINDER.format(**values)
+
+
+def carer_language(carer: CarerContact, participant: Participant) -> str:
+    """The carer's own language if recorded, else the participant's, else English."""
+    return carer.language or participant.language or "en"
 
 
 async def remind_carer(

@@ -56,9 +56,11 @@ async def set_carer(
         raise ValidationError(
             "the carer's number must differ from the participant's", "same_as_participant"
         )
-    if not isinstance(data.get("language", "en"), str):
+    chosen = data.get("language")
+    if chosen is not None and not isinstance(chosen, str):
         raise ValidationError("language must be a code such as en or ur", "invalid_language")
-    language = normalise_language(data.get("language", participant.language))
+    # Reminders go out in the carer's language; not given, the participant's.
+    language = normalise_language(chosen or participant.language)
     for flag in ("consent", "participant_asked"):
         if not isinstance(data.get(flag), bool):
             raise ValidationError(f"{flag} must be true or false", f"invalid_{flag}")

@@ -26,6 +26,7 @@ from bot.privacy.subject_access import SECTION_TITLES, subject_access
 from bot.reports.deprivation import decile_lookup
 from bot.reports.exports import safe_cell
 from bot.reports.mdt import CSV_HEADER, MdtReport, csv_rows, run_mdt
+from bot.reports.pdf import chromium_command, html_to_pdf, pdf_available
 from bot.reports.periods import SERVICE_ZONE, parse_period
 from bot.reports.render import DOCUMENT_HEADERS, render_html
 from bot.reports.service import ServiceReport, service_report
@@ -126,7 +127,9 @@ async def import_upload(request: web.Request, viewer: Viewer) -> web.StreamRespo
 # --- MDT report -------------------------------------------------------------------------------
 
 
-async def _mdt_for(request: web.Request, viewer: Viewer) -> tuple[MdtReport, dict[str, Any]]:
+async def _mdt_for(
+    request: web.Request, viewer: Viewer, export: str
+) -> tuple[MdtReport, dict[str, Any]]:
     require_role(viewer.user, MDT_ROLES)
     services = request.app[SERVICES]
     query = request.query
@@ -142,6 +145,7 @@ async def _mdt_for(request: web.Request, viewer: Viewer) -> tuple[MdtReport, dic
         coach=coach or None,
         pseudonymise=query.get("pseudonymise") == "true",
         actor=_actor(viewer),
+        export=export,
     )
     async with services.sessions() as db:
         coaches = [
@@ -161,7 +165,7 @@ async def _mdt_for(request: web.Request, viewer: Viewer) -> tuple[MdtReport, dic
         "coaches": coaches,
         "all_allowed": viewer.user.role == "lead",
     }
-    form["csv_url"] = "/reports/mdt.csv?" + "&".join(
+    choices = "&".join(
         f"{k}={v}"
         for k, v in (
             ("from", form["start"]),
@@ -170,13 +174,16 @@ async def _mdt_for(request: web.Request, viewer: Viewer) -> tuple[MdtReport, dic
             ("pseudonymise", str(report.pseudonymised).lower()),
         )
     )
+    form["csv_url"] = "/reports/mdt.csv?" + choices
+    form["pdf_url"] = "/reports/mdt.pdf?" + choices
+    form["pdf_available"] = pdf_available(services.settings)
     return report, form
 
 
 @routes.get("/reports/mdt")
 @page
 async def mdt_page(request: web.Request, viewer: Viewer) -> web.StreamResponse:
-    report, form = await _mdt_for(request, viewer)
+    report, form = await _mdt_for(request, viewer, "html")
     html = render_html("mdt.html", {"report": report, "form": form})
     return web.Response(text=html, content_type="text/html", headers=MDT_HEADERS)
 
@@ -184,7 +191,7 @@ async def mdt_page(request: web.Request, viewer: Viewer) -> web.StreamResponse:
 @routes.get("/reports/mdt.csv")
 @page
 async def mdt_csv(request: web.Request, viewer: Viewer) -> web.StreamResponse:
-    report, _ = await _mdt_for(request, viewer)
+    report, _ = await _mdt_for(request, viewer, "csv")
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(CSV_HEADER)
@@ -196,6 +203,27 @@ async def mdt_csv(request: web.Request, viewer: Viewer) -> web.StreamResponse:
         headers={
             "Content-Disposition": 'attachment; filename="mdt-report.csv"',
             "Cache-Control": "no-store",
+        },
+    )
+
+
+@routes.get("/reports/mdt.pdf")
+@page
+async def mdt_pdf(request: web.Request, viewer: Viewer) -> web.StreamResponse:
+    """The same A4 page, printed by Chromium on the server; a plain message page (503) when
+    this server has no Chromium."""
+    require_role(viewer.user, MDT_ROLES)
+    chromium_command(request.app[SERVICES].settings)
+    report, _ = await _mdt_for(request, viewer, "pdf")
+    html = render_html("mdt.html", {"report": report, "form": None})
+    pdf = await html_to_pdf(html, request.app[SERVICES].settings)
+    return web.Response(
+        body=pdf,
+        content_type="application/pdf",
+        headers={
+            "Content-Disposition": 'attachment; filename="mdt-report.pdf"',
+            "Cache-Control": "no-store",
+            "X-Content-Type-Options": "nosniff",
         },
     )
 

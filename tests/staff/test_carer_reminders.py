@@ -6,6 +6,7 @@ import itertools
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from bot.channels.base import InboundMessage
@@ -29,8 +30,10 @@ VENUE = "Bradford Community Centre, Room 2"
 _sids = itertools.count(1)
 
 
-async def _person_with_carer(services: Services, **carer: Any) -> Participant:
-    person = await make_participant(services, name="Amina")
+async def _person_with_carer(
+    services: Services, participant_language: str = "en", **carer: Any
+) -> Participant:
+    person = await make_participant(services, name="Amina", language=participant_language)
     data = {
         "name": "Bilal",
         "relationship": "son",
@@ -40,6 +43,7 @@ async def _person_with_carer(services: Services, **carer: Any) -> Participant:
         "participant_asked": True,
         **carer,
     }
+    data = {k: v for k, v in data.items() if v is not None}  # None: the field is not given
     async with services.sessions() as db, db.begin():
         fresh = await db.get(Participant, person.id)
         assert fresh is not None
@@ -118,6 +122,45 @@ async def test_the_date_is_in_the_carers_language(services: Services, clock: Fix
     await _fire(services, clock, DAY_BEFORE)
     (copy,) = await _carer_rows(services)
     assert "środa 4 marca" in (copy.body or "") and "14:00" in (copy.body or "")
+
+
+@pytest.mark.parametrize(
+    ("language", "expected"),
+    [
+        (
+            "ur",
+            "یاد دہانی: جس سیشن کی اطلاع آپ نے مانگی تھی، وہ ⁨بدھ 4 مارچ⁩ کو ⁨14:00⁩ بجے "
+            f"⁨{VENUE}⁩ میں ہے۔ روکنے کے لیے ⁦STOP⁩ لکھیں۔",
+        ),
+        (
+            "pl",
+            "Zgodnie z prośbą przypominamy: zajęcia środa 4 marca, godz. 14:00, "
+            f"miejsce: {VENUE}. Odpisz STOP, aby je zatrzymać.",
+        ),
+    ],
+)
+async def test_the_whole_reminder_is_in_the_carers_language(
+    services: Services, clock: FixedClock, language: str, expected: str
+) -> None:
+    """The carer's own language, even when the participant's differs (here English)."""
+    person = await _person_with_carer(services, language=language)
+    await _book(services, person)
+    await _fire(services, clock, DAY_BEFORE)
+    (copy,) = await _carer_rows(services)
+    assert copy.body == expected
+    for private in ("sleep", "amina", "pain", "sen", "ból"):  # no condition, module or name
+        assert private not in (copy.body or "").lower()
+
+
+async def test_a_carer_without_a_language_gets_the_participants(
+    services: Services, clock: FixedClock
+) -> None:
+    person = await _person_with_carer(services, participant_language="pl", language=None)
+    assert (await _carer(services, person)).language == "pl"
+    await _book(services, person)
+    await _fire(services, clock, DAY_BEFORE)
+    (copy,) = await _carer_rows(services)
+    assert (copy.body or "").startswith("Zgodnie z prośbą przypominamy: zajęcia środa 4 marca")
 
 
 async def test_no_copy_without_the_carers_consent(services: Services, clock: FixedClock) -> None:

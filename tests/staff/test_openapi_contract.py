@@ -183,3 +183,60 @@ async def test_responses_match_the_document(
         )
         assert response.status == status
         contract.check("/api/participants/import", "post", status, await response.json())
+
+
+def _operations(document: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    return [
+        (path, method, operation)
+        for path, operations in document["paths"].items()
+        for method, operation in operations.items()
+    ]
+
+
+async def test_every_refusal_the_server_can_give_is_documented(
+    client: TestClient[Any, Any],
+) -> None:
+    """401 and 403 everywhere, 404 for ids, 413 for JSON bodies; errors have a code and a
+    message and nothing else; every JSON body refuses fields the server does not know."""
+    document = await (await client.get("/api/openapi.json")).json()
+    error = document["components"]["schemas"]["Error"]
+    assert error["additionalProperties"] is False
+    assert error["properties"]["error"]["required"] == ["code", "message"]
+    for path, method, operation in _operations(document):
+        codes = set(operation["responses"])
+        assert {"401", "403"} <= codes, (method, path)
+        if "{" in path:
+            assert {"400", "404"} <= codes, (method, path)
+        body = operation.get("requestBody", {}).get("content", {}).get("application/json")
+        if body is not None:
+            assert "413" in codes, (method, path)
+            assert body["schema"].get("additionalProperties") is False, (method, path)
+
+
+async def test_errors_from_the_server_match_the_error_schema(
+    client: TestClient[Any, Any], services: Services
+) -> None:
+    document = await (await client.get("/api/openapi.json")).json()
+    contract = Contract(document)
+    world = await seed(services)
+    pid = world.worse.id
+    cases = [
+        ("POST", f"/api/participants/{pid}/flows", "/api/participants/{id}/flows", 400,
+         {"flow": "sleep_checkin", "when": "now"}),
+        ("POST", "/api/escalations/1/claim", "/api/escalations/{id}/claim", 400,
+         {"user": world.coach.id, "priority": "low"}),
+        ("GET", "/api/participants/abc", "/api/participants/{id}", 404, None),
+        ("GET", "/api/participants/9999", "/api/participants/{id}", 404, None),
+        ("POST", "/api/sessions/1/bookings", "/api/sessions/{id}/bookings", 400,
+         {"participant_id": pid, "note": "x"}),
+    ]  # fmt: skip
+    for method, url, path, status, body in cases:
+        response = await client.request(method, url, json=body, headers=AUTH)
+        assert response.status == status, (url, await response.text())
+        data = await response.json()
+        contract.check(path, method.lower(), status, data)
+        if status == 400:
+            assert data["error"]["code"] == "unknown_field"
+    response = await client.get("/api/participants/1", headers={"Authorization": "Bearer wrong"})
+    assert response.status == 401
+    contract.check("/api/participants/{id}", "get", 401, await response.json())

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String, Text, event
+from sqlalchemy import DDL, ForeignKey, Index, String, Text, event
 from sqlalchemy.orm import Mapped, ORMExecuteState, Session, mapped_column
 
 from bot.store.models.base import Base, BigId
@@ -124,3 +124,42 @@ def _refuse_bulk_audit_changes(state: ORMExecuteState) -> None:
         m.class_ is AuditEntry for m in state.all_mappers
     ):
         raise AuditLogIsAppendOnly("audit entries cannot be changed or deleted")
+
+
+# The same rule in the database, so that no other path (a script, a console, a bug that
+# bypasses the ORM) can change the log either. The migration applies these statements
+# (tools/regen_migration.py copies them in); ``metadata.create_all`` gets them through the
+# DDL events below. PostgreSQL's TRUNCATE fires no row trigger: revoke it from the
+# application's role (README, "Privacy").
+AUDIT_APPEND_ONLY_MESSAGE = "audit_log is append-only: entries cannot be changed or deleted"
+AUDIT_GUARD_SQL: dict[str, tuple[str, ...]] = {
+    "sqlite": tuple(
+        f"CREATE TRIGGER audit_log_no_{verb.lower()} BEFORE {verb} ON audit_log "
+        f"BEGIN SELECT RAISE(ABORT, '{AUDIT_APPEND_ONLY_MESSAGE}'); END"
+        for verb in ("UPDATE", "DELETE")
+    ),
+    "postgresql": (
+        "CREATE FUNCTION audit_log_append_only() RETURNS trigger LANGUAGE plpgsql AS $$ "
+        f"BEGIN RAISE EXCEPTION '{AUDIT_APPEND_ONLY_MESSAGE}' "
+        "USING ERRCODE = 'insufficient_privilege'; END $$",
+        "CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE ON audit_log "
+        "FOR EACH ROW EXECUTE FUNCTION audit_log_append_only()",
+    ),
+}
+AUDIT_UNGUARD_SQL: dict[str, tuple[str, ...]] = {
+    "sqlite": (
+        "DROP TRIGGER IF EXISTS audit_log_no_update",
+        "DROP TRIGGER IF EXISTS audit_log_no_delete",
+    ),
+    "postgresql": (
+        "DROP TRIGGER IF EXISTS audit_log_append_only ON audit_log",
+        "DROP FUNCTION IF EXISTS audit_log_append_only()",
+    ),
+}
+for _dialect, _statements in AUDIT_GUARD_SQL.items():
+    for _statement in _statements:
+        event.listen(
+            AuditEntry.__table__,
+            "after_create",
+            DDL(_statement).execute_if(dialect=_dialect),  # type: ignore[no-untyped-call]
+        )
