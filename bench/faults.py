@@ -3,7 +3,8 @@
 
     python bench/faults.py kill          # kill -9 a web and a worker mid-load (PostgreSQL)
     python bench/faults.py database      # PostgreSQL unreachable for 10 s (a proxy is cut)
-    python bench/faults.py provider      # Twilio answers 500, then times out, then is unreachable
+    python bench/faults.py provider      # Twilio answers 500, then times out, then is unreachable;
+                                         # then waits for reconciliation of uncertain rows
     python bench/faults.py all
 
 Each prints JSON: what the clients saw (statuses over time), and the end state checked
@@ -203,7 +204,13 @@ async def provider_run(args: argparse.Namespace, folder: Path) -> dict[str, Any]
     try:
         people = await seed_participants(db.url, 300)
         await fill_outbox(db.url, people, args.messages)
-        env = env_for(db.url, provider, TWILIO_SMS_RATE="40", PROVIDER_TIMEOUT_SECONDS="3")
+        env = env_for(
+            db.url,
+            provider,
+            TWILIO_SMS_RATE="40",
+            PROVIDER_TIMEOUT_SECONDS="3",
+            RECONCILE_GRACE_SECONDS=str(args.grace),
+        )
         env["TWILIO_API_BASE_URL"] = f"http://127.0.0.1:{proxy.port}"
         worker = ServiceProcess("worker", env, folder / "worker.log").start()
         await worker.ready(within=120)
@@ -222,6 +229,9 @@ async def provider_run(args: argparse.Namespace, folder: Path) -> dict[str, Any]
         figures["phases_began_at_s"] = marks
         figures["outbox_after"] = await outbox_settled(engine, within=args.settle)
         figures["drained_after_recovery_s"] = round(time.monotonic() - began - marks["ok"], 1)
+        figures["uncertain_when_drained"] = figures["outbox_after"].get("uncertain", 0)
+        figures["outbox_after_reconciliation"] = await reconciled(engine, within=args.settle)
+        figures["reconciled_after_recovery_s"] = round(time.monotonic() - began - marks["ok"], 1)
         stats = await provider.stats()
         figures["provider_answers"] = stats["answered"]
         figures["checks"] = await exactly_once(engine, Load(), provider)
@@ -232,6 +242,27 @@ async def provider_run(args: argparse.Namespace, folder: Path) -> dict[str, Any]
         provider.stop()
         await engine.dispose()
     return figures
+
+
+async def reconciled(engine: Any, within: float) -> dict[str, int]:
+    """Wait until no row is waiting or ``uncertain`` (the reconciliation sweep settles those)."""
+    from sqlalchemy import func, select
+
+    from bot.store.models import OutboxMessage
+
+    deadline = time.monotonic() + within
+    while True:
+        async with engine.connect() as db:
+            rows = (
+                await db.execute(
+                    select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)
+                )
+            ).all()
+        statuses = {status: count for status, count in rows}
+        busy = sum(statuses.get(s, 0) for s in ("pending", "claimed", "sending", "uncertain"))
+        if not busy or time.monotonic() > deadline:
+            return statuses
+        await asyncio.sleep(2)
 
 
 RUNS = {"kill": kill_run, "database": database_run, "provider": provider_run}
@@ -261,6 +292,9 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=1500, help="queued, for the provider run")
     parser.add_argument(
         "--settle", type=float, default=480.0, help="seconds to wait for the outbox"
+    )
+    parser.add_argument(
+        "--grace", type=float, default=20.0, help="RECONCILE_GRACE_SECONDS for the provider run"
     )
     parser.add_argument("--keep", action="store_true")
     emit(asyncio.run(main_async(parser.parse_args())))

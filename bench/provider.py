@@ -10,6 +10,10 @@ plus what a benchmark needs from outside:
   429 with ``Retry-After: 1``, as a provider's account limit would;
 - ``POST /_mode`` with ``{"mode": "ok" | "500" | "timeout" | "drop", "slow": seconds}``:
   answer every request that way until told otherwise (provider outages);
+- ``GET /2010-04-01/Accounts/{sid}/Messages.json``: the Message list (from the fake), which
+  the reconciliation sweep asks about uncertain sends; it fails too in the ``500`` and
+  ``drop`` modes;
+- ``GET /_count``: how many messages were taken so far (cheap, for polling);
 - ``GET /_stats``: counts by outcome, by outbox id (from the status callback URL) and
   the arrival times of the accepted messages, for the benchmark to check and time.
 """
@@ -43,11 +47,17 @@ class BenchTwilio(FakeTwilio):
         self.mode = "ok"
         self._window: deque[float] = deque()
         self.app.router.add_get("/_stats", self._stats)
+        self.app.router.add_get("/_count", self._count)
+        self._counted = 0  # requests already looked at by ``_count``
+        self._accepted = 0
         self.app.router.add_post("/_mode", self._set_mode)
 
     def next_answer(self) -> str | None:
         scripted = super().next_answer()
         return scripted or (None if self.mode == "ok" else self.mode)
+
+    def list_failure(self) -> str | None:
+        return super().list_failure() or (self.mode if self.mode in ("500", "drop") else None)
 
     async def _messages(self, request: web.Request) -> web.StreamResponse:
         now = time.monotonic()
@@ -64,6 +74,14 @@ class BenchTwilio(FakeTwilio):
                 )
             self._window.append(now)
         return await super()._messages(request)
+
+    async def _count(self, request: web.Request) -> web.Response:
+        """How many messages were taken so far: cheap enough to poll while measuring (the
+        full ``/_stats`` walks every request and would stall this process under load)."""
+        for record in self.requests[self._counted :]:
+            self._accepted += record.answered in ("201", "timeout")
+        self._counted = len(self.requests)
+        return web.json_response({"accepted": self._accepted, "requests": self._counted})
 
     async def _set_mode(self, request: web.Request) -> web.Response:
         body = await request.json()
@@ -92,6 +110,7 @@ class BenchTwilio(FakeTwilio):
             "by_outbox": {str(k): v for k, v in by_outbox.items()},
             "attempts": {str(k): v for k, v in attempts.items()},
             "accepted_at": accepted_at if request.query.get("times") else [],
+            "lookups": len(self.lookups),
             "first_429": first_429,
             "later_429": sum(
                 1 for r in self.requests[(first_429 or 0) + 1 :] if r.answered == "429"

@@ -12,6 +12,7 @@ from bot.escalations.notify import notify_sweep
 from bot.escalations.policy import policy_from_settings, use_policy
 from bot.host.services import Services
 from bot.host.sweeps import fire_timeouts, reprocess_inbound
+from bot.outbox.reconcile import reconcile_uncertain
 from bot.outbox.sender import recover_stale
 from bot.privacy.retention import purge_expired
 from scheduler.due import recover_claims, run_due
@@ -44,6 +45,7 @@ def build_scheduler(services: Services) -> AsyncIOScheduler:
         ("timeouts", fire_timeouts, 15),
         ("inbound", reprocess_inbound, 30),
         ("outbox_recovery", recover_stale, 60),
+        ("outbox_reconcile", reconcile_uncertain, 60),  # uncertain sends (issue 9)
         ("schedule_preferences", adopt_preferences, 60),
         ("schedule_plan", plan_checkins, 60),
         ("schedule_run", run_due, 15),

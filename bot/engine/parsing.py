@@ -6,6 +6,7 @@ re-prompts.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import unicodedata
@@ -173,8 +174,14 @@ def match_option(
 
 def option_phrases(labels: Iterable[str], words: Iterable[str]) -> frozenset[str]:
     """Normalise a label and its words (comma lists allowed) into matchable phrases."""
+    return _phrases((*labels, *words))
+
+
+@functools.lru_cache(maxsize=4096)
+def _phrases(items: tuple[str, ...]) -> frozenset[str]:
+    """The same options are read on every reply: normalise each set once."""
     phrases: set[str] = set()
-    for item in [*labels, *words]:
+    for item in items:
         for part in item.split(","):
             phrase = normalise(part).strip(" .!?")
             if phrase:

@@ -87,9 +87,8 @@ async def _number_rows_ourselves(db: AsyncSession) -> None:
 
 async def _participants(
     db: AsyncSession, messages: list[InboundMessage]
-) -> tuple[dict[SenderKey, Participant], set[int]]:
-    """Who sent each message (lowest id for a shared phone), locked on PostgreSQL, and
-    which of them have an earlier message not yet processed (theirs must go first)."""
+) -> dict[SenderKey, Participant]:
+    """Who sent each message (lowest id for a shared phone), locked on PostgreSQL."""
     phones = {m.sender for m in messages if m.channel in ("sms", "whatsapp")}
     chats = {m.sender for m in messages if m.channel == "telegram"}
     ids = {int(m.sender) for m in messages if m.channel == "simulator" and m.sender.isdigit()}
@@ -101,25 +100,35 @@ async def _participants(
     if ids:
         conditions.append(Participant.id.in_(ids))
     if not conditions:
-        return {}, set()
-    waiting = (
-        select(InboundRow.id)
-        .where(InboundRow.participant_id == Participant.id, InboundRow.processed_at.is_(None))
-        .exists()
-    )
-    query = select(Participant, waiting).where(or_(*conditions)).order_by(Participant.id)
+        return {}
+    query = select(Participant).where(or_(*conditions)).order_by(Participant.id)
     if db.bind.dialect.name != "sqlite":
-        query = query.with_for_update(of=Participant)
+        # FOR NO KEY UPDATE: excludes every other processor of these participants, yet lets
+        # another process store a message for them (its foreign key check only needs KEY
+        # SHARE). FOR UPDATE would deadlock with a duplicate webhook stored elsewhere.
+        query = query.with_for_update(of=Participant, key_share=True)
     found: dict[SenderKey, Participant] = {}
-    behind: set[int] = set()
-    for participant, has_waiting in await db.execute(
-        query.execution_options(populate_existing=True)
-    ):
-        if has_waiting:
-            behind.add(participant.id)
+    for participant in await db.scalars(query.execution_options(populate_existing=True)):
         for key in _keys_of(participant):
             found.setdefault(key, participant)
-    return found, behind
+    return found
+
+
+async def _waiting(db: AsyncSession, participant_ids: set[int]) -> set[int]:
+    """Participants with an earlier message not yet processed: theirs must go first.
+
+    A statement of its own, after the locks: in READ COMMITTED a locking statement that
+    waited re-reads only the locked rows, so a subquery in it could miss a message that
+    was committed while it waited.
+    """
+    if not participant_ids:
+        return set()
+    rows = await db.scalars(
+        select(InboundRow.participant_id)
+        .where(InboundRow.participant_id.in_(participant_ids), InboundRow.processed_at.is_(None))
+        .distinct()
+    )
+    return {pid for pid in rows if pid is not None}
 
 
 def _keys_of(participant: Participant) -> Iterable[SenderKey]:
@@ -245,14 +254,15 @@ async def process_batch(
     services: Services, messages: list[InboundMessage], busy: set[SenderKey]
 ) -> list[Received | None]:
     """Store and process what can go together; None marks a message left for one-by-one."""
-    now = services.clock.now()
     locks: list[asyncio.Lock] = []
     try:
         async with services.sessions() as db, db.begin():
             await _take_write_lock(db)
             await _number_rows_ourselves(db)
-            who, waiting = await _participants(db, messages)
+            who = await _participants(db, messages)
+            waiting = await _waiting(db, {p.id for p in who.values()})
             stored = await _stored(db, messages)
+            now = services.clock.now()  # once the locks are held: the order they were processed
             chosen, results = _choose(services, messages, who, stored, waiting, busy, now)
             if not chosen:
                 return results

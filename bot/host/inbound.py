@@ -54,6 +54,10 @@ async def find_participant(db: AsyncSession, channel: str, sender: str) -> Parti
         query = select(Participant).where(Participant.id == int(sender))
     else:
         query = select(Participant).where(Participant.phone == sender).order_by(Participant.id)
+    if db.bind.dialect.name != "sqlite":
+        # Ids are handed out under the participant's lock, as the batch does (bot.host.batch):
+        # so a participant's messages get ids in the order they are processed.
+        query = query.with_for_update(key_share=True)
     found: Participant | None = await db.scalar(query.limit(1))
     return found
 
@@ -91,7 +95,9 @@ async def _lock(db: AsyncSession, participant_id: int) -> Participant | None:
         )
         return await db.get(Participant, participant_id)
     locked: Participant | None = await db.scalar(
-        select(Participant).where(Participant.id == participant_id).with_for_update()
+        select(Participant)
+        .where(Participant.id == participant_id)
+        .with_for_update(key_share=True)  # NO KEY UPDATE: storing messages need not wait
     )
     return locked
 

@@ -27,39 +27,55 @@ Waiting = tuple[InboundMessage, "asyncio.Future[Received | None]"]
 
 
 @dataclass
+class Lane:
+    """One queue and the task that works it, one batch at a time."""
+
+    queue: asyncio.Queue[Waiting] = field(default_factory=asyncio.Queue)
+    task: asyncio.Task[None] | None = None
+
+
+@dataclass
 class Intake:
+    """``lanes`` batches may be in the database at once (PostgreSQL: several; SQLite has
+    one writer, so one). A sender always uses the same lane, so one person's messages
+    are never in two batches at once and keep their order."""
+
     services: Services
     size: int
+    lanes: int = 1
     busy: set[SenderKey] = field(default_factory=set)  # senders being processed one by one
-    _queue: asyncio.Queue[Waiting] = field(default_factory=asyncio.Queue)
-    _task: asyncio.Task[None] | None = None
+    _lanes: list[Lane] = field(default_factory=list)
 
     async def submit(self, message: InboundMessage) -> Received | None:
         """The stored and processed message, or None: process it one by one yourself
         (then call ``done``)."""
-        if self._task is None or self._task.done():
-            self._task = asyncio.create_task(self._run(), name="inbound-intake")
+        if not self._lanes:
+            self._lanes = [Lane() for _ in range(max(1, self.lanes))]
+        lane = self._lanes[hash(sender_key(message)) % len(self._lanes)]
+        if lane.task is None or lane.task.done():
+            lane.task = asyncio.create_task(self._run(lane), name="inbound-intake")
         future: asyncio.Future[Received | None] = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait((message, future))
+        lane.queue.put_nowait((message, future))
         return await future
 
     def done(self, message: InboundMessage) -> None:
         self.busy.discard(sender_key(message))
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-        while not self._queue.empty():
-            _, future = self._queue.get_nowait()
-            _settle(future, None)
+        for lane in self._lanes:
+            if lane.task is not None:
+                lane.task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await lane.task
+            while not lane.queue.empty():
+                _, future = lane.queue.get_nowait()
+                _settle(future, None)
 
-    async def _run(self) -> None:
+    async def _run(self, lane: Lane) -> None:
         while True:
-            batch = [await self._queue.get()]
-            while len(batch) < self.size and not self._queue.empty():
-                batch.append(self._queue.get_nowait())
+            batch = [await lane.queue.get()]
+            while len(batch) < self.size and not lane.queue.empty():
+                batch.append(lane.queue.get_nowait())
             try:
                 await self._handle(batch)
             except asyncio.CancelledError:

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from bot.host.intake import Intake
 
 log = logging.getLogger(__name__)
+INTAKE_LANES = 2  # batches in the database at once on PostgreSQL (bot.host.intake)
 ROOT = Path(__file__).resolve().parents[2]
 FLOWS_DIR = ROOT / "flows"
 
@@ -102,7 +103,8 @@ class Services:
         from bot.host.intake import Intake
 
         if self.intake is None and self.settings.inbound_batch > 1:
-            self.intake = Intake(self, self.settings.inbound_batch)
+            lanes = 1 if self.engine.dialect.name == "sqlite" else INTAKE_LANES
+            self.intake = Intake(self, self.settings.inbound_batch, lanes)
 
     async def close(self) -> None:
         if self.intake is not None:

@@ -34,6 +34,9 @@ class Catalogs:
     entries: dict[str, dict[tuple[str, str], Entry]] = field(default_factory=dict)
     keywords: dict[str, dict[str, list[str]]] = field(default_factory=dict)
     require_reviewed: bool = False
+    _words: dict[tuple[str, str | None], frozenset[str]] = field(
+        default_factory=dict, repr=False, compare=False
+    )
 
     def text(self, language: str, context: str, msgid: str) -> str:
         entry = self.entries.get(language, {}).get((context, msgid))
@@ -47,11 +50,16 @@ class Catalogs:
         return _all_words(self, kind)
 
     def words_for(self, kind: str, language: str | None = None) -> frozenset[str]:
-        per_language = self.keywords.get(kind, {})
-        languages = [language] if language else list(per_language)
-        return frozenset(
-            normalise(str(w)) for lang in languages for w in per_language.get(lang, [])
-        )
+        """Normalised once per kind and language: every reply to a yes/no question asks."""
+        found = self._words.get((kind, language))
+        if found is None:
+            per_language = self.keywords.get(kind, {})
+            languages = [language] if language else list(per_language)
+            found = frozenset(
+                normalise(str(w)) for lang in languages for w in per_language.get(lang, [])
+            )
+            self._words[(kind, language)] = found
+        return found
 
 
 def _all_words(catalogs: Catalogs, kind: str) -> frozenset[str]:

@@ -8,6 +8,8 @@ this is the answer (crisis, opt-out confirmation, help).
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping
+
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -27,14 +29,39 @@ async def has_consent(db: AsyncSession, participant_id: int, channel: str) -> bo
     return bool(given)
 
 
+async def consents_of(
+    db: AsyncSession, participant_ids: Collection[int]
+) -> dict[tuple[int, str], bool]:
+    """Every consent row of these participants in one query (the sender's batches)."""
+    if not participant_ids:
+        return {}
+    rows = await db.execute(
+        select(Consent.participant_id, Consent.channel, Consent.given).where(
+            Consent.participant_id.in_(participant_ids)
+        )
+    )
+    return {(r.participant_id, r.channel): bool(r.given) for r in rows}
+
+
 async def refusal(
-    db: AsyncSession, participant: Participant, kind: str, channel: str
+    db: AsyncSession,
+    participant: Participant,
+    kind: str,
+    channel: str,
+    known: Mapping[tuple[int, str], bool] | None = None,
 ) -> str | None:
-    """Why this message may not go to this participant on this channel, or None if it may."""
+    """Why this message may not go to this participant on this channel, or None if it may.
+
+    ``known``: the participant's consents read beforehand (``consents_of``), if any.
+    """
     if not may_send(participant, kind):
         return "participant opted out or withdrew consent"
     if kind in SENT_WITHOUT_CONSENT or channel not in CONSENTED_CHANNELS:
         return None
-    if not await has_consent(db, participant.id, channel):
+    if known is not None:
+        given = known.get((participant.id, channel), False)
+    else:
+        given = await has_consent(db, participant.id, channel)
+    if not given:
         return f"no consent recorded for {channel}"
     return None

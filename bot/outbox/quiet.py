@@ -12,10 +12,11 @@ Crisis, opt-out, help and coach replies are never held.
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.store.models import FlowSession, OutboxMessage, Participant
@@ -43,7 +44,42 @@ async def participant_schedule(db: AsyncSession, participant: Participant) -> Sc
     return schedule_from_json({**row.spec, "timezone": participant.timezone})
 
 
-async def _unasked(db: AsyncSession, participant: Participant, row: OutboxMessage) -> bool:
+class LastSession(NamedTuple):
+    started_at: datetime
+    trigger: str
+
+
+async def last_sessions(
+    db: AsyncSession, participant_ids: Collection[int]
+) -> dict[int, LastSession]:
+    """Each participant's latest flow session, in one query (the sender's batches)."""
+    if not participant_ids:
+        return {}
+    latest = (
+        select(FlowSession.participant_id, func.max(FlowSession.started_at).label("at"))
+        .where(FlowSession.participant_id.in_(participant_ids))
+        .group_by(FlowSession.participant_id)
+        .subquery()
+    )
+    rows = await db.execute(
+        select(FlowSession.participant_id, FlowSession.started_at, FlowSession.trigger)
+        .join(
+            latest,
+            (FlowSession.participant_id == latest.c.participant_id)
+            & (FlowSession.started_at == latest.c.at),
+        )
+        .order_by(FlowSession.id)
+    )
+    # Sessions started at the same instant: the last id wins, as in ``_unasked``.
+    return {r.participant_id: LastSession(r.started_at, r.trigger) for r in rows}
+
+
+async def _unasked(
+    db: AsyncSession,
+    participant: Participant,
+    row: OutboxMessage,
+    known: Mapping[int, LastSession] | None = None,
+) -> bool:
     """Whether a row goes out on our initiative rather than as a reply to the participant."""
     if row.kind in HELD_KINDS:
         return True
@@ -52,6 +88,12 @@ async def _unasked(db: AsyncSession, participant: Participant, row: OutboxMessag
     replied = participant.last_inbound_at
     if replied is not None and replied >= row.created_at - REPLY_WINDOW:
         return False
+    if known is not None:
+        last = known.get(participant.id)
+        if last is None:
+            return False
+        if last.started_at <= row.created_at:  # else a later session: ask the database
+            return last.trigger in SCHEDULED_TRIGGERS
     session = await db.scalar(
         select(FlowSession)
         .where(FlowSession.participant_id == participant.id)
@@ -63,12 +105,19 @@ async def _unasked(db: AsyncSession, participant: Participant, row: OutboxMessag
 
 
 async def deferred_until(
-    db: AsyncSession, participant: Participant, row: OutboxMessage, now: datetime
+    db: AsyncSession,
+    participant: Participant,
+    row: OutboxMessage,
+    now: datetime,
+    known: Mapping[int, LastSession] | None = None,
 ) -> datetime | None:
-    """When a row that must not go out now may go (None: send it now)."""
+    """When a row that must not go out now may go (None: send it now).
+
+    ``known``: the latest sessions read beforehand (``last_sessions``), if any.
+    """
     from scheduler.windows import next_allowed
 
-    if not await _unasked(db, participant, row):
+    if not await _unasked(db, participant, row, known):
         return None
     schedule = await participant_schedule(db, participant)
     allowed = next_allowed(now, schedule.zone, schedule.quiet, schedule.blocker())

@@ -4,7 +4,16 @@ States: pending -> claimed -> sending -> sent/delivered/read, or failed,
 undelivered, uncertain, cancelled. A row is marked ``sending`` (committed) just
 before the provider call, so after a crash a stale ``claimed`` row is safe to
 send again while a stale ``sending`` row may have gone out and is flagged
-``uncertain`` instead (a later status callback for it settles it).
+``uncertain`` instead (a status callback or ``bot.outbox.reconcile`` settles it).
+
+``run_sender`` is a pipeline: it claims the next batch while the last one is still
+going out, keeps up to ``CONCURRENCY`` sends in flight (waiting for their rate slot,
+on the wire, or being recorded), and records successful sends in batches (one
+executemany UPDATE, ``Results``). One recipient's messages still go strictly one
+after the other, in the order they were written (a crisis reply first). After a
+send whose outcome was lost (5xx, timeout) or that could not connect, the channel is
+backed off (``Breaker``): one probe at a time until one gets through, instead of
+marking every queued message uncertain while the provider is down.
 
 At send time the rules are checked again: opt-out and consent for the row's
 channel (``bot.outbox.consent``), pauses for scheduled messages, quiet hours for
@@ -18,22 +27,28 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import Row, select, update
+from sqlalchemy import Row, bindparam, case, func, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.channels.base import OutboundMessage
+from bot.channels.base import OutboundMessage, SendResult
 from bot.errors import ChannelError, ChannelForbidden, ChannelRateLimited, ChannelUncertain
 from bot.host.audit import audit
 from bot.host.services import Services
 from bot.outbox import whatsapp
-from bot.outbox.consent import refusal
+from bot.outbox.consent import consents_of, refusal
 from bot.outbox.consequences import after_permanent_failure
-from bot.outbox.delivery import adopt_statuses
-from bot.outbox.quiet import deferred_until
+from bot.outbox.delivery import OPEN, adopt_statuses
+from bot.outbox.quiet import LastSession, deferred_until, last_sessions
 from bot.outbox.slots import share_holds, share_limits
 from bot.store.models import OutboxMessage, Participant, User
+from bot.store.models.channels import DeliveryStatus
 
 log = logging.getLogger(__name__)
 BATCH = 50
@@ -45,6 +60,12 @@ KIND_ORDER = {"crisis": 0, "optout": 1, "help": 2, "coach": 3}
 # Kinds dropped while a participant is paused (a coach resumes them; the scheduler re-plans).
 HELD_WHEN_PAUSED = frozenset({"scheduled"})
 PROVIDER = {"sms": "twilio", "whatsapp": "twilio", "telegram": "telegram"}
+CONCURRENCY = 16  # sends in flight per process (most of them waiting for their rate slot)
+REFILL_BELOW = BATCH // 2  # claim the next batch when fewer rows than this wait in memory
+RECORD_EVERY = 0.05  # seconds between batched "sent" updates
+RECORD_MAX = 200  # rows per batched update
+PREPARE_MAX = 32  # rows committed ``sending`` in one transaction
+BACKOFF_FIRST, BACKOFF_MAX = 1.0, 30.0  # seconds, after a lost answer or a refused connection
 
 
 async def claim(services: Services, limit: int = BATCH) -> list[int]:
@@ -54,7 +75,9 @@ async def claim(services: Services, limit: int = BATCH) -> list[int]:
     return [r.id for r in rows]
 
 
-async def claim_rows(services: Services, limit: int = BATCH) -> list[Row[tuple[int, str, str]]]:
+async def claim_rows(
+    services: Services, limit: int = BATCH
+) -> list[Row[tuple[int, str, str, str, int]]]:
     """Mark up to ``limit`` due rows as ours; SKIP LOCKED keeps other workers off them."""
     now = services.clock.now()
     async with services.sessions() as db, db.begin():
@@ -73,35 +96,124 @@ async def claim_rows(services: Services, limit: int = BATCH) -> list[Row[tuple[i
             update(OutboxMessage)
             .where(OutboxMessage.id == chosen.c.id, OutboxMessage.status == "pending")
             .values(status="claimed", claimed_at=now, attempts=OutboxMessage.attempts + 1)
-            .returning(OutboxMessage.id, OutboxMessage.kind, OutboxMessage.to)
+            .returning(
+                OutboxMessage.id,
+                OutboxMessage.kind,
+                OutboxMessage.to,
+                OutboxMessage.channel,
+                OutboxMessage.attempts,
+            )
             .execution_options(synchronize_session=False)
         )
         return list(result.all())
 
 
-async def _prepare(services: Services, row_id: int) -> OutboundMessage | None:
+async def _prepare(
+    services: Services, row_id: int, attempts: int | None = None
+) -> OutboundMessage | None:
     """Re-check the rules at send time, then commit ``sending``."""
+    [message] = await prepare_many(services, [(row_id, attempts)])
+    return message
+
+
+async def prepare_many(
+    services: Services, claims: Sequence[tuple[int, int | None]]
+) -> list[OutboundMessage | None]:
+    """``_prepare`` for several rows in one transaction (one commit, rows and people
+    loaded in two statements); each row gets its message, or None if it must not go.
+
+    ``attempts`` is the value our claim returned: if the row was claimed again since
+    (our claim went stale and another worker took it), it is no longer ours to send.
+    """
     now = services.clock.now()
+    ids = [row_id for row_id, _ in claims]
     async with services.sessions() as db, db.begin():
-        row = await db.get(OutboxMessage, row_id)
-        if row is None or row.status != "claimed":
+        rows = {
+            r.id: r
+            for r in await db.scalars(select(OutboxMessage).where(OutboxMessage.id.in_(ids)))
+        }
+        people = {r.participant_id for r in rows.values() if r.participant_id is not None}
+        known = Known()
+        if people:  # held here, so the identity map keeps them: ``db.get`` below needs no query
+            held = list(await db.scalars(select(Participant).where(Participant.id.in_(people))))
+            known = Known(await consents_of(db, people), await last_sessions(db, people), held)
+        return [
+            await _prepare_row(services, db, rows.get(row_id), attempts, now, known)
+            for row_id, attempts in claims
+        ]
+
+
+@dataclass(frozen=True)
+class Known:
+    """What a batch's checks need, read for the whole batch at once."""
+
+    consents: dict[tuple[int, str], bool] | None = None
+    sessions: dict[int, LastSession] | None = None
+    participants: list[Participant] | None = None  # referenced, not read
+
+
+async def _prepare_row(
+    services: Services,
+    db: AsyncSession,
+    row: OutboxMessage | None,
+    attempts: int | None,
+    now: datetime,
+    known: Known,
+) -> OutboundMessage | None:
+    if row is None or row.status != "claimed":
+        return None
+    if attempts is not None and row.attempts != attempts:
+        return None
+    participant = await db.get(Participant, row.participant_id) if row.participant_id else None
+    if participant is not None and not await _allowed(services, db, participant, row, now, known):
+        return None
+    if row.participant_id is None and row.user_id is not None:
+        user = await db.get(User, row.user_id)  # a staff notification
+        if user is None or not user.active:
+            row.status, row.error = "cancelled", "the user is no longer active"
             return None
-        participant = await db.get(Participant, row.participant_id) if row.participant_id else None
-        if participant is not None and not await _allowed(services, db, participant, row, now):
-            return None
-        if row.participant_id is None and row.user_id is not None:
-            user = await db.get(User, row.user_id)  # a staff notification
-            if user is None or not user.active:
-                row.status, row.error = "cancelled", "the user is no longer active"
-                return None
-        if row.channel not in services.channels:
-            row.status = "pending"
-            row.not_before = now + UNCONFIGURED_RETRY
-            row.error = f"channel {row.channel} is not configured"
-            return None
-        row.status = "sending"
-        buttons = tuple((str(b[0]), str(b[1])) for b in row.buttons or [])
-        return OutboundMessage(row.id, row.channel, row.to, row.body or "", buttons, row.template)
+    if row.channel not in services.channels:
+        row.status = "pending"
+        row.not_before = now + UNCONFIGURED_RETRY
+        row.error = f"channel {row.channel} is not configured"
+        return None
+    row.status = "sending"
+    buttons = tuple((str(b[0]), str(b[1])) for b in row.buttons or [])
+    return OutboundMessage(row.id, row.channel, row.to, row.body or "", buttons, row.template)
+
+
+class Preparer:
+    """Gathers the rows that are about to be sent and prepares them together.
+
+    Each send still waits for its own row to be committed ``sending`` before its
+    provider call; rows that ask while a batch is being prepared go in the next one.
+    """
+
+    def __init__(self, services: Services) -> None:
+        self._services = services
+        self._asks: list[tuple[int, int | None, asyncio.Future[OutboundMessage | None]]] = []
+        self._task: asyncio.Task[None] | None = None
+
+    async def prepare(self, row_id: int, attempts: int | None) -> OutboundMessage | None:
+        answer: asyncio.Future[OutboundMessage | None] = asyncio.get_running_loop().create_future()
+        self._asks.append((row_id, attempts, answer))
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._run())
+        return await answer
+
+    async def _run(self) -> None:
+        while self._asks:
+            batch, self._asks = self._asks[:PREPARE_MAX], self._asks[PREPARE_MAX:]
+            try:
+                messages = await prepare_many(self._services, [(i, a) for i, a, _ in batch])
+            except Exception as exc:
+                for _, _, answer in batch:
+                    if not answer.done():
+                        answer.set_exception(exc)
+                continue
+            for (_, _, answer), message in zip(batch, messages, strict=True):
+                if not answer.done():
+                    answer.set_result(message)
 
 
 async def _allowed(
@@ -110,16 +222,18 @@ async def _allowed(
     participant: Participant,
     row: OutboxMessage,
     now: datetime,
+    known: Known | None = None,
 ) -> bool:
     """Apply the send-time rules to a claimed row; False (row settled) if it must not go now."""
-    refused = await refusal(db, participant, row.kind, row.channel)
+    known = known or Known()
+    refused = await refusal(db, participant, row.kind, row.channel, known.consents)
     if refused is not None:
         row.status, row.error = "cancelled", refused
         return False
     if row.kind in HELD_WHEN_PAUSED and participant.status == "paused":
         row.status, row.error = "cancelled", "participant paused"
         return False
-    later = await deferred_until(db, participant, row, now)
+    later = await deferred_until(db, participant, row, now, known.sessions)
     if later is not None:  # back to pending; the deferral is not a send attempt
         row.status, row.not_before, row.error = "pending", later, "deferred: quiet hours"
         row.attempts = max(0, row.attempts - 1)
@@ -139,12 +253,15 @@ async def _allowed(
     return True
 
 
-async def _record_failure(services: Services, message: OutboundMessage, exc: ChannelError) -> None:
+async def _record_failure(
+    services: Services, message: OutboundMessage, exc: ChannelError
+) -> tuple[str, datetime | None]:
+    """Record a failed send; returns the row's new status and, when pending, its new time."""
     now = services.clock.now()
     async with services.sessions() as db, db.begin():
         row = await db.get(OutboxMessage, message.outbox_id)
         if row is None:
-            return
+            return "gone", None
         row.error_code, row.error = exc.code, str(exc)[:500]
         if isinstance(exc, ChannelUncertain):
             row.status = "uncertain"
@@ -155,6 +272,7 @@ async def _record_failure(services: Services, message: OutboundMessage, exc: Cha
             row.status = "pending"
             delay = exc.retry_after if isinstance(exc, ChannelRateLimited) else 2**row.attempts
             row.not_before = now + timedelta(seconds=delay)
+            return "pending", row.not_before
         else:
             row.status = "failed"
             await after_permanent_failure(
@@ -165,38 +283,358 @@ async def _record_failure(services: Services, message: OutboundMessage, exc: Cha
                 forbidden=isinstance(exc, ChannelForbidden),
                 problem=str(exc),
             )
+        return row.status, None
 
 
-async def send_one(services: Services, row_id: int) -> str:
-    message = await _prepare(services, row_id)
+@dataclass(frozen=True)
+class Sent:
+    row_id: int
+    channel: str
+    result: SendResult
+    at: datetime
+
+
+async def record_sent(services: Services, sent: Sequence[Sent]) -> None:
+    """Record successful sends in one transaction: one executemany UPDATE for the batch.
+
+    A row still ``sending`` (or flagged ``uncertain`` meanwhile) becomes sent; a row a
+    fast status callback already moved on keeps its status but gets the provider id.
+    """
+    if not sent:
+        return
+    table: Any = OutboxMessage.__table__
+    still_open = or_(*(table.c.status == literal(status) for status in sorted(OPEN)))
+    statement = (
+        update(table)
+        .where(table.c.id == bindparam("row_id"))
+        .values(
+            status=case((still_open, bindparam("new_status")), else_=table.c.status),
+            error=case((still_open, None), else_=table.c.error),
+            provider_id=bindparam("provider_id"),
+            sent_at=func.coalesce(table.c.sent_at, bindparam("at")),
+            segments=bindparam("segments"),
+        )
+    )
+    params = [
+        {
+            "row_id": s.row_id,
+            "new_status": s.result.status if s.result.status in ("delivered", "read") else "sent",
+            "provider_id": s.result.provider_id,
+            "at": s.at,
+            "segments": s.result.segments,
+        }
+        for s in sent
+    ]
+    ids = [s.provider_id for s in (x.result for x in sent) if s.provider_id]
+    async with services.sessions() as db, db.begin():
+        connection = await db.connection()
+        await connection.execute(statement, params)
+        early = (
+            set(
+                await db.scalars(
+                    select(DeliveryStatus.provider_id).where(
+                        DeliveryStatus.provider_id.in_(ids), DeliveryStatus.outbox_id.is_(None)
+                    )
+                )
+            )
+            if ids
+            else set()
+        )
+        for s in sent:  # statuses that came before we stored the provider id (rare)
+            if s.result.provider_id in early:
+                row = await db.get(OutboxMessage, s.row_id)
+                if row is not None:
+                    await adopt_statuses(db, row, PROVIDER.get(s.channel, s.channel), s.at)
+
+
+class Results:
+    """Successful sends waiting to be recorded; flushed every ``RECORD_EVERY`` seconds.
+
+    Until it is flushed a sent row is still ``sending`` in the database, which is the
+    safe side: if the process dies first, it becomes ``uncertain`` and is settled by a
+    status callback or by reconciliation, never sent again blindly.
+    """
+
+    def __init__(self, services: Services) -> None:
+        self._services = services
+        self._waiting: list[Sent] = []
+        self._lock = asyncio.Lock()
+        self._timer: asyncio.Task[None] | None = None
+
+    def add(self, sent: Sent) -> None:
+        self._waiting.append(sent)
+        if self._timer is None or self._timer.done():
+            self._timer = asyncio.create_task(self._later())
+
+    async def _later(self) -> None:
+        await asyncio.sleep(RECORD_EVERY)
+        try:
+            await self.flush()
+        except Exception:
+            log.exception("recording sent messages failed; retrying")
+            await asyncio.sleep(1.0)
+            if self._waiting:
+                self._timer = asyncio.create_task(self._later())
+
+    async def flush(self) -> None:
+        async with self._lock:
+            while self._waiting:
+                batch = self._waiting[:RECORD_MAX]
+                await record_sent(self._services, batch)
+                del self._waiting[: len(batch)]
+
+    async def close(self) -> None:
+        if self._timer is not None and not self._timer.done():
+            self._timer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._timer
+        await self.flush()
+
+
+class Breaker:
+    """Backs one channel off after sends that failed at the provider's end.
+
+    A 5xx, a lost answer or a refused connection usually means the provider is in
+    trouble; sending on at full rate would only turn the queue into ``uncertain``
+    rows. After such a failure sends wait (1, 2, 4... up to 30 s); when the wait is
+    over one send goes as a probe while the others keep waiting, and the first send
+    that gets through lets everyone go again. Failures of sends that were already on
+    their way when the trouble began do not lengthen the wait; only a failed probe does.
+    """
+
+    def __init__(self, *, monotonic: Any = time.monotonic) -> None:
+        self.failures = 0
+        self._until = 0.0
+        self._probing = False
+        self._now = monotonic
+        self._recovered = asyncio.Event()
+
+    def _delay(self) -> float:
+        return float(min(BACKOFF_MAX, BACKOFF_FIRST * 2 ** max(0, self.failures - 1)))
+
+    async def admit(self) -> bool:
+        """Wait until this send may go; True if it goes as the probe (call ``probed``)."""
+        while self.failures:
+            wait = self._until - self._now()
+            if wait <= 0 and not self._probing:
+                self._probing = True  # we are the probe; the others wait for its outcome
+                return True
+            recovered = self._recovered
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(recovered.wait(), timeout=max(wait, BACKOFF_FIRST))
+        return False
+
+    def open(self) -> None:
+        """Let every waiting send through now (the sender is stopping: they give up)."""
+        self.failures, self._until, self._probing = 0, 0.0, False
+        self._recovered.set()
+        self._recovered = asyncio.Event()
+
+    def probed(self) -> None:
+        """The probe is over; if it neither failed nor got through (it was not sent after
+        all, or was refused for reasons of its own), the next send probes instead."""
+        self._probing = False
+
+    def failed(self) -> None:
+        if self.failures and not self._probing:
+            return  # a send from before the back-off began: it tells us nothing new
+        self.failures += 1
+        self._probing = False
+        self._until = self._now() + self._delay()
+
+    def succeeded(self) -> None:
+        if self.failures:
+            self.failures, self._until, self._probing = 0, 0.0, False
+            self._recovered.set()
+            self._recovered = asyncio.Event()
+
+
+def _troubled(exc: ChannelError) -> bool:
+    """A failure that says more about the provider than about this message."""
+    if isinstance(exc, ChannelRateLimited):
+        return False
+    return isinstance(exc, ChannelUncertain) or not exc.permanent
+
+
+async def send_one(
+    services: Services,
+    row_id: int,
+    attempts: int | None = None,
+    *,
+    results: Results | None = None,
+    breakers: dict[str, Breaker] | None = None,
+    preparer: Preparer | None = None,
+) -> str:
+    """Send one claimed row: sent, skipped, uncertain, failed or pending (to try later)."""
+    if preparer is not None:
+        message = await preparer.prepare(row_id, attempts)
+    else:
+        message = await _prepare(services, row_id, attempts)
     if message is None:
         return "skipped"
     channel = services.channels[message.channel]
+    breaker = (breakers or {}).get(PROVIDER.get(message.channel, message.channel))
     try:
         result = await channel.send(message)
     except ChannelError as exc:
         log.warning("send failed", extra={"outbox_id": row_id, "code": exc.code})
         if isinstance(exc, ChannelRateLimited):
             await share_holds(channel)
-        await _record_failure(services, message, exc)
-        return "failed"
+        elif breaker is not None and _troubled(exc):
+            breaker.failed()
+        status, _ = await _record_failure(services, message, exc)
+        return status
     except Exception:
         log.exception("send crashed", extra={"outbox_id": row_id})
         await _record_failure(services, message, ChannelUncertain("unexpected error while sending"))
         return "uncertain"
-    now = services.clock.now()
-    async with services.sessions() as db, db.begin():
-        row = await db.get(OutboxMessage, row_id)
-        if row is None:
-            return "sent"
-        if row.status == "sending":  # a fast status callback may already have moved it on
-            row.status = result.status if result.status in ("delivered", "read") else "sent"
-            row.error = None
-        row.provider_id = result.provider_id
-        row.sent_at = row.sent_at or now
-        row.segments = result.segments
-        await adopt_statuses(db, row, PROVIDER.get(row.channel, row.channel), now)
+    if breaker is not None:
+        breaker.succeeded()
+    sent = Sent(row_id, message.channel, result, services.clock.now())
+    if results is None:
+        await record_sent(services, [sent])
+    else:
+        results.add(sent)
     return "sent"
+
+
+async def _release(services: Services, row_ids: list[int], not_before: datetime | None) -> None:
+    """Put claimed rows we will not send now back to pending, not before ``not_before``
+    (so a recipient's later messages do not overtake one that must wait)."""
+    if not row_ids:
+        return
+    async with services.sessions() as db, db.begin():
+        later = (
+            case(
+                (OutboxMessage.not_before < not_before, not_before), else_=OutboxMessage.not_before
+            )
+            if not_before is not None
+            else OutboxMessage.not_before
+        )
+        await db.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id.in_(row_ids), OutboxMessage.status == "claimed")
+            .values(status="pending", not_before=later, attempts=OutboxMessage.attempts - 1)
+            .execution_options(synchronize_session=False)
+        )
+
+
+@dataclass(frozen=True)
+class Claimed:
+    id: int
+    kind: str
+    to: str
+    channel: str
+    attempts: int
+
+
+class Pipeline:
+    """Claimed rows on their way out: one chain per recipient, ``concurrency`` sends at once."""
+
+    def __init__(self, services: Services, concurrency: int = CONCURRENCY) -> None:
+        self._services = services
+        self._gate = asyncio.Semaphore(concurrency)
+        self._queues: dict[str, deque[Claimed]] = {}
+        self._chains: set[asyncio.Task[None]] = set()
+        self._stopping = False
+        self.waiting = 0  # claimed rows not yet started
+        self.progress = asyncio.Event()  # set whenever a send finishes
+        self.results = Results(services)
+        self.preparer = Preparer(services)
+        self.breakers = {PROVIDER.get(name, name): Breaker() for name in services.channels}
+
+    def add(self, rows: Sequence[Row[tuple[int, str, str, str, int]]]) -> None:
+        for row in sorted(rows, key=lambda r: (r.kind != "crisis", r.id)):
+            claimed = Claimed(row.id, row.kind, row.to, row.channel, row.attempts)
+            self.waiting += 1
+            queue = self._queues.get(claimed.to)
+            if queue is not None:
+                queue.append(claimed)
+                continue
+            self._queues[claimed.to] = deque([claimed])
+            chain = asyncio.create_task(self._chain(claimed.to))
+            self._chains.add(chain)
+            chain.add_done_callback(self._chains.discard)
+
+    async def _chain(self, to: str) -> None:
+        """Send one recipient's rows one after the other."""
+        queue = self._queues[to]
+        try:
+            while queue and not self._stopping:
+                async with self._gate:
+                    if self._stopping:
+                        break
+                    row = queue.popleft()
+                    self.waiting -= 1
+                    breaker = self.breakers.get(PROVIDER.get(row.channel, row.channel))
+                    probe = breaker is not None and await breaker.admit()
+                    if self._stopping:  # stopped while the provider was backed off
+                        queue.appendleft(row)
+                        self.waiting += 1
+                        break
+                    try:
+                        outcome = await send_one(
+                            self._services,
+                            row.id,
+                            row.attempts,
+                            results=self.results,
+                            breakers=self.breakers,
+                            preparer=self.preparer,
+                        )
+                    finally:
+                        if probe and breaker is not None:
+                            breaker.probed()
+                self.progress.set()
+                if outcome == "pending" and queue:  # it waits: the ones after it wait too
+                    not_before = await self._not_before(row.id)
+                    await self._give_back(queue, not_before)
+        except Exception:
+            log.exception("sending one recipient's messages failed")
+            with contextlib.suppress(Exception):
+                await self._give_back(queue, None)
+        finally:
+            if self._stopping:
+                with contextlib.suppress(Exception):
+                    await self._give_back(queue, None)
+            self._queues.pop(to, None)
+
+    async def _not_before(self, row_id: int) -> datetime | None:
+        async with self._services.sessions() as db:
+            at: datetime | None = await db.scalar(
+                select(OutboxMessage.not_before).where(OutboxMessage.id == row_id)
+            )
+            return at
+
+    async def _give_back(self, queue: deque[Claimed], not_before: datetime | None) -> None:
+        rows = list(queue)
+        queue.clear()
+        self.waiting -= len(rows)
+        await _release(self._services, [r.id for r in rows], not_before)
+
+    async def close(self, *, drain: bool) -> None:
+        """Finish (``drain``) or stop starting new sends, then record what was sent."""
+        self._stopping = not drain
+        if self._stopping:
+            for breaker in self.breakers.values():
+                breaker.open()
+        while self._chains:
+            await asyncio.gather(*list(self._chains), return_exceptions=True)
+        try:
+            await self.results.close()
+        except Exception:  # they stay ``sending``: uncertain after a while, then reconciled
+            log.exception("recording sent messages failed at the end")
+
+
+async def send_due(services: Services, concurrency: int = 8) -> int:
+    """Claim and send one batch, and record it; returns how many rows were claimed."""
+    share_limits(services)
+    rows = await claim_rows(services)
+    if not rows:
+        return 0
+    pipeline = Pipeline(services, concurrency)
+    pipeline.add(rows)
+    await pipeline.close(drain=True)
+    return len(rows)
 
 
 async def recover_stale(services: Services, now: datetime | None = None) -> None:
@@ -216,39 +654,33 @@ async def recover_stale(services: Services, now: datetime | None = None) -> None
         )
 
 
-async def send_due(services: Services, concurrency: int = 8) -> int:
-    """Claim and send one batch; returns how many rows were claimed."""
-    share_limits(services)
-    rows = await claim_rows(services)
-    if not rows:
-        return 0
-    # One recipient's messages go one after another, in the order they were written
-    # (a crisis reply first); different recipients are sent concurrently.
-    queues: dict[str, list[int]] = {}
-    for row in sorted(rows, key=lambda r: (r.kind != "crisis", r.id)):
-        queues.setdefault(row.to, []).append(row.id)
-    gate = asyncio.Semaphore(concurrency)
-
-    async def in_order(row_ids: list[int]) -> None:
-        async with gate:
-            for row_id in row_ids:
-                await send_one(services, row_id)
-
-    await asyncio.gather(*(in_order(q) for q in queues.values()))
-    return len(rows)
-
-
 async def run_sender(services: Services, stop: asyncio.Event, wake: asyncio.Event) -> None:
-    """Send until ``stop`` is set; ``wake`` is poked when new rows are committed."""
+    """Send until ``stop`` is set; ``wake`` is poked when new rows are committed.
+
+    The next batch is claimed while the current one is still going out, so the rate
+    slots never wait for a claim; at most about ``BATCH + REFILL_BELOW`` rows wait in
+    memory (seconds of sending, far below ``STALE_CLAIM``).
+    """
     await recover_stale(services)
-    while not stop.is_set():
-        try:
-            sent = await send_due(services)
-        except Exception:
-            log.exception("outbox sweep failed; retrying")
-            sent = 0
-        if sent:
-            continue
-        wake.clear()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(wake.wait(), timeout=1.0)
+    pipeline = Pipeline(services)
+    try:
+        while not stop.is_set():
+            if pipeline.waiting >= REFILL_BELOW:
+                pipeline.progress.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(pipeline.progress.wait(), timeout=0.5)
+                continue
+            try:
+                share_limits(services)
+                rows = await claim_rows(services)
+            except Exception:
+                log.exception("outbox sweep failed; retrying")
+                rows = []
+            if rows:
+                pipeline.add(rows)
+                continue
+            wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(wake.wait(), timeout=1.0)
+    finally:
+        await pipeline.close(drain=False)

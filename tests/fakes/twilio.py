@@ -5,6 +5,12 @@ Twilio: 201 with a Message resource, or the error the test scripted:
 ``429``, ``500``, ``timeout`` (answers after ``slow_seconds``), ``drop`` (closes
 the connection without an answer), or a Twilio error code such as ``21610``,
 ``63016``, ``30007``, ``21211`` (400 with Twilio's JSON error body).
+
+``GET /2010-04-01/Accounts/{sid}/Messages.json`` lists the messages it created (newest
+first), filtered by ``To``, ``From``, ``DateSent``, ``DateSent<`` and ``DateSent>`` and cut
+to ``PageSize``, as Twilio's Message list does; ``list_answer`` scripts a failure
+(``500``, ``drop``) and ``lookups`` records each query. ``now`` gives the messages' dates
+(tests point it at their fixed clock).
 """
 
 from __future__ import annotations
@@ -13,7 +19,10 @@ import asyncio
 import base64
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import format_datetime
 from typing import Any
 
 from aiohttp import web
@@ -39,6 +48,7 @@ class TwilioRequest:
     answered: str = "201"
     sid: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    created: datetime | None = None  # the message's date_created, when one was created
 
 
 class FakeTwilio(FakeServer):
@@ -51,7 +61,11 @@ class FakeTwilio(FakeServer):
         self.slow_seconds = 1.0
         self.retry_after = "2"  # the Retry-After header on 429
         self.next_sids: list[str] = []  # message ids to hand out first, for tests that need them
+        self.now: Callable[[], datetime] = lambda: datetime.now(UTC)
+        self.list_answer: str | None = None  # "500" or "drop": how the list endpoint fails
+        self.lookups: list[dict[str, str]] = []  # the query of each list request
         self.app.router.add_post("/2010-04-01/Accounts/{sid}/Messages.json", self._messages)
+        self.app.router.add_get("/2010-04-01/Accounts/{sid}/Messages.json", self._list)
 
     @property
     def bodies(self) -> list[str]:
@@ -104,6 +118,7 @@ class FakeTwilio(FakeServer):
                 status=400,
             )
         record.sid = self.next_sids.pop(0) if self.next_sids else "SM" + uuid.uuid4().hex
+        record.created = self.now()
         if answer == "timeout":  # Twilio has the message; its answer is late
             await asyncio.sleep(self.slow_seconds)
         return web.json_response(
@@ -120,4 +135,79 @@ class FakeTwilio(FakeServer):
                 "error_message": None,
             },
             status=201,
+        )
+
+    def resource(self, record: TwilioRequest) -> dict[str, Any]:
+        """A created message as the list endpoint shows it."""
+        form = record.form
+        created = record.created or self.now()
+        return {
+            "sid": record.sid,
+            "account_sid": self.account_sid,
+            "to": form.get("To"),
+            "from": form.get("From"),
+            "messaging_service_sid": form.get("MessagingServiceSid"),
+            "body": form.get("Body", ""),
+            "direction": "outbound-api",
+            "status": "sent",
+            "date_created": format_datetime(created, usegmt=True),
+            "date_sent": format_datetime(created, usegmt=True),
+            "error_code": None,
+        }
+
+    def list_failure(self) -> str | None:
+        """How the list endpoint fails right now (None: it answers)."""
+        return self.list_answer
+
+    async def _list(self, request: web.Request) -> web.StreamResponse:
+        query = dict(request.query)
+        self.lookups.append(query)
+        auth = self._auth(request)
+        if auth != (self.account_sid, self.auth_token) or (
+            request.match_info["sid"] != self.account_sid
+        ):
+            return web.json_response(
+                {"code": 20003, "message": "Authenticate", "status": 401}, status=401
+            )
+        failure = self.list_failure()
+        if failure == "drop":
+            assert request.transport is not None
+            request.transport.close()
+            return web.Response()
+        if failure is not None:
+            return web.json_response(
+                {"code": 20500, "message": "Internal", "status": 500}, status=500
+            )
+        day = {  # DateSent filters compare dates (YYYY-MM-DD), as Twilio's do
+            "DateSent": lambda d, v: d == v,
+            "DateSent<": lambda d, v: d <= v,
+            "DateSent>": lambda d, v: d >= v,
+        }
+        found = []
+        for record in reversed(self.requests):
+            if record.sid is None:
+                continue
+            if "To" in query and record.form.get("To") != query["To"]:
+                continue
+            if "From" in query and record.form.get("From") != query["From"]:
+                continue
+            sent_on = (record.created or self.now()).date().isoformat()
+            if any(
+                name in query and not test(sent_on, query[name][:10]) for name, test in day.items()
+            ):
+                continue
+            found.append(self.resource(record))
+        size = max(1, min(1000, int(query.get("PageSize", "50"))))
+        page, more = found[:size], len(found) > size
+        base = f"/2010-04-01/Accounts/{self.account_sid}/Messages.json"
+        return web.json_response(
+            {
+                "messages": page,
+                "page": 0,
+                "page_size": size,
+                "uri": base,
+                "first_page_uri": base,
+                "previous_page_uri": None,
+                "next_page_uri": f"{base}?Page=1&PageSize={size}" if more else None,
+            }
         )

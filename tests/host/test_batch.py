@@ -134,13 +134,14 @@ async def _record(services: Services, participant_id: int) -> dict[str, Any]:
         }
 
 
-async def test_a_batch_does_what_one_by_one_does(services: Services) -> None:
+@pytest.mark.parametrize("lanes", [1, 2])
+async def test_a_batch_does_what_one_by_one_does(services: Services, lanes: int) -> None:
     async with services.sessions() as db, db.begin():
         coach = await add_user(
             db, "coach@example.org", "coach", "a-long-password", services.clock.now(), "Sam Lee"
         )
     batched, single = await _group(services, coach.id), await _group(services, coach.id)
-    services.intake = intake = Intake(services, size=64)
+    services.intake = intake = Intake(services, size=64, lanes=lanes)
 
     messages = [
         (person, _message(person, text, case.media))

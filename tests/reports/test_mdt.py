@@ -109,6 +109,8 @@ async def test_the_page_prints_on_a4_and_a_coach_sees_only_their_caseload(
     html = await response.text()
     assert "size: A4" in html and "@media print" in html
     assert "Amina Khan" in html and "Kasia" not in html
+    # the name is isolated from the id, so a right-to-left name cannot reorder "(#12)"
+    assert f"<bdi>Amina Khan</bdi> (#{world.worse.id})" in html
     assert "5 → 7 → 9 (worse)" in html and "Interpreter: Pahari-Pothwari" in html
     assert "script" not in response.headers["Content-Security-Policy"]
     response = await client.get(f"/reports/mdt?coach={world.other_coach.id}")
