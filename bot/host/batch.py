@@ -32,7 +32,7 @@ from bot.channels.base import InboundMessage
 from bot.host import prefetch
 from bot.host.flows import HISTORY_DEPTH, flow_for
 from bot.host.handling import Message, decide
-from bot.host.inbound import MAX_STORED_TEXT, Received, clean
+from bot.host.inbound import Received, provider_key, stored_row
 from bot.host.services import Services
 from bot.store.models import Answer, FlowSession, OutboxMessage, Participant, User
 from bot.store.models import InboundMessage as InboundRow
@@ -142,28 +142,11 @@ def _keys_of(participant: Participant) -> Iterable[SenderKey]:
 
 async def _stored(db: AsyncSession, messages: list[InboundMessage]) -> set[SenderKey]:
     """(channel, provider id) pairs already in the database: duplicates."""
-    ids = {_provider_id(m) for m in messages}
+    ids = {provider_key(m) for m in messages}
     rows = await db.execute(
         select(InboundRow.channel, InboundRow.provider_id).where(InboundRow.provider_id.in_(ids))
     )
     return {(channel, provider_id) for channel, provider_id in rows}
-
-
-def _provider_id(message: InboundMessage) -> str:
-    return clean(message.provider_id, 128) or "-"
-
-
-def _row(message: InboundMessage, participant: Participant, now: datetime) -> InboundRow:
-    return InboundRow(
-        channel=message.channel,
-        provider_id=_provider_id(message),
-        participant_id=participant.id,
-        sender=clean(message.sender, 64) or "-",
-        text=clean(message.text, MAX_STORED_TEXT),
-        button=clean(message.button, 256),
-        media_count=message.media_count,
-        received_at=now,
-    )
 
 
 async def _prefetch(services: Services, db: AsyncSession, participants: list[Participant]) -> None:
@@ -231,7 +214,7 @@ def _choose(
     taken: set[int] = set()
     for index, message in enumerate(messages):
         participant = who.get(sender_key(message))
-        dedup = (message.channel, _provider_id(message))
+        dedup = (message.channel, provider_key(message))
         if dedup in stored:
             pid = participant.id if participant else None
             results[index] = Received(None, pid, True)
@@ -246,7 +229,7 @@ def _choose(
             continue
         taken.add(participant.id)
         stored.add(dedup)
-        chosen.append(Chosen(index, message, participant, _row(message, participant, now)))
+        chosen.append(Chosen(index, message, participant, stored_row(message, participant.id, now)))
     return chosen, results
 
 

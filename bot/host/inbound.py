@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -36,6 +37,25 @@ def clean(text: str | None, limit: int) -> str | None:
         return None
     safe = text.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")
     return safe[:limit] or None
+
+
+def provider_key(message: InboundMessage) -> str:
+    """The provider id as stored: the dedup key with the channel."""
+    return clean(message.provider_id, 128) or "-"
+
+
+def stored_row(message: InboundMessage, participant_id: int | None, now: datetime) -> InboundRow:
+    """The row a message is kept as, one by one or in a batch (``bot.host.batch``)."""
+    return InboundRow(
+        channel=message.channel,
+        provider_id=provider_key(message),
+        participant_id=participant_id,
+        sender=clean(message.sender, 64) or "-",
+        text=clean(message.text, MAX_STORED_TEXT),
+        button=clean(message.button, 256),
+        media_count=message.media_count,
+        received_at=now,
+    )
 
 
 @dataclass(frozen=True)
@@ -67,16 +87,7 @@ async def receive(services: Services, message: InboundMessage) -> Received:
     async with services.sessions() as db:
         participant = await find_participant(db, message.channel, message.sender)
         participant_id = participant.id if participant else None
-        row = InboundRow(
-            channel=message.channel,
-            provider_id=clean(message.provider_id, 128) or "-",
-            participant_id=participant_id,
-            sender=clean(message.sender, 64) or "-",
-            text=clean(message.text, MAX_STORED_TEXT),
-            button=clean(message.button, 256),
-            media_count=message.media_count,
-            received_at=services.clock.now(),
-        )
+        row = stored_row(message, participant_id, services.clock.now())
         db.add(row)
         try:
             await db.commit()
