@@ -548,3 +548,21 @@ def emit(figures: dict[str, Any]) -> None:
 async def count_rows(engine: AsyncEngine, table: str) -> int:
     async with engine.connect() as db:
         return int(await db.scalar(text(f"SELECT count(*) FROM {table}")) or 0)
+
+
+async def batch_sizes(base_url: str) -> dict[str, float]:
+    """Mean inbound batch size and batch count, from the service's own ``/metrics``."""
+    import aiohttp
+
+    async with aiohttp.ClientSession() as http, http.get(f"{base_url}/metrics") as response:
+        body = await response.text()
+    values: dict[str, float] = {}
+    for line in body.splitlines():
+        name, _, value = line.partition(" ")
+        if name in ("checkins_inbound_batch_size_sum", "checkins_inbound_batch_size_count"):
+            values[name.rsplit("_", 1)[-1]] = float(value)
+    count = values.get("count", 0.0)
+    return {
+        "batches": count,
+        "mean_batch": round(values.get("sum", 0.0) / count, 1) if count else 0.0,
+    }

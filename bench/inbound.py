@@ -35,6 +35,7 @@ from bench.harness import (  # noqa: E402
     Profiler,
     Provider,
     Sampler,
+    batch_sizes,
     drive,
     emit,
     env_for,
@@ -134,6 +135,12 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             profiler = (
                 Profiler(serve.pid, args.seconds, folder / "profile.txt") if args.profile else None
             )
+            worker_profiler = (
+                Profiler(worker.pid, args.seconds, folder / "worker-profile.txt")
+                if args.profile and worker is not None
+                else None
+            )
+            worker_sampler = Sampler(worker.pid).start() if worker is not None else None
             load_before = machine_load()
             load = await drive(
                 serve.url, people, seconds=args.seconds, connections=args.connections,
@@ -145,8 +152,13 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 "machine_before": load_before,
                 "machine_after": machine_load(),
             }
+            figures["serve"].update(await batch_sizes(serve.url))
+            if worker_sampler is not None:
+                figures["worker"] = await worker_sampler.stop()
             if profiler is not None:
                 figures["profile_top"] = profiler.finish()
+            if worker_profiler is not None:
+                figures["worker_profile_top"] = worker_profiler.finish()
                 if args.keep:
                     figures["profile_file"] = str(folder / "profile.txt")
             figures["outbox_after"] = await outbox_settled(engine, within=args.drain)

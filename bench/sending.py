@@ -28,7 +28,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import aiohttp  # noqa: E402
-from sqlalchemy import insert  # noqa: E402
+from sqlalchemy import func, insert, select  # noqa: E402
+from sqlalchemy.ext.asyncio import AsyncEngine  # noqa: E402
 
 from bench.harness import (  # noqa: E402
     DEFAULT_POSTGRES,
@@ -47,6 +48,7 @@ from bot.store.models import OutboxMessage  # noqa: E402
 from tests.system.processes import ServiceProcess  # noqa: E402
 
 CHUNK = 5000
+STALL_SECONDS = 20.0  # no message reached the provider for this long: note the outbox
 
 
 async def fill_outbox(url: str, people: list[int], messages: int) -> None:
@@ -74,6 +76,33 @@ async def taken(provider: Provider) -> int:
         client.get(provider.url + "/_count") as response,
     ):
         return int((await response.json())["accepted"])
+
+
+async def wait_for_provider(
+    provider: Provider, engine: AsyncEngine, messages: int, deadline: float
+) -> list[dict[str, Any]]:
+    """Poll until the provider has every message; each time nothing arrives for
+    ``STALL_SECONDS``, note the outbox by status (what a stalled sender left where)."""
+    stalls: list[dict[str, Any]] = []
+    last, last_change = -1, time.monotonic()
+    while time.monotonic() < deadline:
+        count = await taken(provider)
+        if count >= messages:
+            break
+        now = time.monotonic()
+        if count != last:
+            last, last_change = count, now
+        elif now - last_change >= STALL_SECONDS:
+            async with engine.connect() as db:
+                rows = await db.execute(
+                    select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)
+                )
+                by_status = {status: n for status, n in rows}
+            stalls.append({"at_accepted": count, "outbox": by_status})
+            print(f"stalled at {count} accepted: {by_status}", file=sys.stderr, flush=True)
+            last_change = now
+        await asyncio.sleep(2)
+    return stalls
 
 
 def per_second(times: list[float]) -> dict[str, Any]:
@@ -114,10 +143,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             sampler = Sampler(worker.pid).start()
             began = time.monotonic()
             deadline = began + args.messages / args.provider_rate * 3 + 60
-            while time.monotonic() < deadline:
-                if await taken(provider) >= args.messages:
-                    break
-                await asyncio.sleep(2)
+            figures["stalls"] = await wait_for_provider(provider, engine, args.messages, deadline)
             figures["worker"] = await sampler.stop()
             figures["outbox_after"] = await outbox_settled(engine, within=30)
             stats = await provider.stats(times=True)

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from datetime import datetime
 
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
@@ -27,17 +27,10 @@ from bot.api.common import Handler, error_response
 from bot.host.services import Services
 from bot.store.models import Escalation, InboundMessage, OutboxMessage
 from bot.store.models.scheduling import ScheduledItem
+from bot.telemetry import REGISTRY, WEBHOOK_SECONDS
 from bot.web.keys import SERVICES
 
 routes = web.RouteTableDef()
-REGISTRY = CollectorRegistry()
-WEBHOOK_SECONDS = Histogram(
-    "checkins_webhook_seconds",
-    "Time to answer a provider webhook",
-    ["route", "status"],
-    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
-    registry=REGISTRY,
-)
 CACHE_SECONDS = 10.0
 PROXY_HEADERS = ("X-Forwarded-For", "Forwarded", "X-Real-IP")
 _cache: dict[int, tuple[weakref.ref[Services], float, list[Metric]]] = {}

@@ -106,18 +106,28 @@ class Flow:
         """The step written after ``step_id`` in the file, the default next step."""
         return self._next_in_file[step_id]
 
-    def saved_names(self) -> set[str]:
-        return {s.save for s in self.steps.values() if s.save}
+    def saved_names(self) -> frozenset[str]:
+        return self._saved_names
 
-    def history_names(self) -> set[str]:
+    def history_names(self) -> frozenset[str]:
         """Answer names whose earlier check-ins the conditions look back over.
 
         They may be saved by another flow; the host loads ``history`` for these.
         """
-        return {
+        return self._history_names
+
+    # A flow never changes once loaded, and every inbound turn asks for these (walking
+    # each condition's syntax tree took a few percent of a turn's CPU).
+    @cached_property
+    def _saved_names(self) -> frozenset[str]:
+        return frozenset(s.save for s in self.steps.values() if s.save)
+
+    @cached_property
+    def _history_names(self) -> frozenset[str]:
+        return frozenset(
             name
             for step in self.steps.values()
             for branch in step.branches
             if branch.condition is not None
             for name in branch.condition.history_names()
-        }
+        )

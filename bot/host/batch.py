@@ -24,9 +24,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import event, func, or_, select, update
+from sqlalchemy import Table, bindparam, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Session
 
 from bot.channels.base import InboundMessage
 from bot.host import prefetch
@@ -34,7 +33,8 @@ from bot.host.flows import HISTORY_DEPTH, flow_for
 from bot.host.handling import Message, decide
 from bot.host.inbound import Received, provider_key, stored_row
 from bot.host.services import Services
-from bot.store.models import Answer, FlowSession, OutboxMessage, Participant, User
+from bot.store.bulk import insert_new
+from bot.store.models import Answer, AuditEntry, FlowSession, OutboxMessage, Participant, User
 from bot.store.models import InboundMessage as InboundRow
 
 SenderKey = tuple[str, str]
@@ -58,31 +58,51 @@ async def _take_write_lock(db: AsyncSession) -> None:
         await db.execute(update(Participant).where(Participant.id == -1).values(id=Participant.id))
 
 
-NUMBERED: tuple[type[InboundRow] | type[Answer] | type[OutboxMessage], ...] = (
-    InboundRow,
-    Answer,
-    OutboxMessage,
-)
+async def _store(db: AsyncSession, rows: list[InboundRow]) -> None:
+    """One INSERT for the batch's messages, each row given its id.
 
-
-async def _number_rows_ourselves(db: AsyncSession) -> None:
-    """SQLite hands back new ids only one INSERT at a time. Holding its one write lock,
-    we can number a turn's new rows as SQLite would (one more than the largest id), and
-    each table's rows then go in one statement."""
-    if db.bind.dialect.name != "sqlite":
+    The rows stay out of the ORM session: their outcome is written by one UPDATE at
+    the end (``_record_outcomes``), which costs a fraction of the unit of work's flush.
+    SQLite hands new ids back only one INSERT at a time; holding its one write lock, we
+    number the rows as it would (one more than the largest id). PostgreSQL returns them
+    in the order the rows were given.
+    """
+    table = InboundRow.__table__
+    assert isinstance(table, Table)
+    if db.bind.dialect.name == "sqlite":
+        last = await db.scalar(select(func.max(InboundRow.id))) or 0
+        for n, row in enumerate(rows, start=1):
+            row.id = last + n
+        await db.execute(insert(table), [_columns(row) for row in rows])
         return
-    largest = select(*(select(func.max(m.id)).scalar_subquery() for m in NUMBERED))
-    found = (await db.execute(largest)).one()
-    last: dict[type, int] = {model: n or 0 for model, n in zip(NUMBERED, found, strict=True)}
+    query = insert(table).returning(table.c.id, sort_by_parameter_order=True)
+    ids = await db.scalars(query, [_columns(row) for row in rows])
+    for row, new_id in zip(rows, ids, strict=True):
+        row.id = new_id
 
-    def number(session: Session, *_: object) -> None:
-        for row in session.new:  # in the order they were added, so outbox order holds
-            model = type(row)
-            if model in last and row.id is None:
-                last[model] += 1
-                row.id = last[model]
 
-    event.listen(db.sync_session, "before_flush", number)
+def _columns(row: InboundRow) -> dict[str, object]:
+    values = {c.key: getattr(row, c.key) for c in InboundRow.__table__.columns}
+    if values["id"] is None:
+        del values["id"]
+    return values
+
+
+async def _record_outcomes(db: AsyncSession, chosen: list[Chosen]) -> None:
+    table = InboundRow.__table__
+    assert isinstance(table, Table)
+    query = (
+        update(table)
+        .where(table.c.id == bindparam("row_id"))
+        .values(outcome=bindparam("row_outcome"), processed_at=bindparam("row_processed"))
+    )
+    await db.execute(
+        query,
+        [
+            {"row_id": c.row.id, "row_outcome": c.row.outcome, "row_processed": c.row.processed_at}
+            for c in chosen
+        ],
+    )
 
 
 async def _participants(
@@ -241,7 +261,6 @@ async def process_batch(
     try:
         async with services.sessions() as db, db.begin():
             await _take_write_lock(db)
-            await _number_rows_ourselves(db)
             who = await _participants(db, messages)
             waiting = await _waiting(db, {p.id for p in who.values()})
             stored = await _stored(db, messages)
@@ -267,8 +286,7 @@ async def _turns(
     results: list[Received | None],
     now: datetime,
 ) -> None:
-    db.add_all([c.row for c in chosen])
-    await db.flush()
+    await _store(db, [c.row for c in chosen])
     await _prefetch(services, db, [c.participant for c in chosen])
     for c in chosen:
         c.row.outcome = await decide(Message(services, db, c.participant, c.row, now))
@@ -276,3 +294,9 @@ async def _turns(
         c.participant.last_inbound_at = c.row.received_at
         results[c.index] = Received(c.row.id, c.participant.id, False)
     prefetch.clear(db)
+    await _record_outcomes(db, chosen)
+    await insert_new(db, WRITE_ONLY)  # what is left (sessions, participants, items) flushes
+
+
+# New rows of these kinds are written, never read back, within a batch.
+WRITE_ONLY = (Answer, OutboxMessage, AuditEntry)

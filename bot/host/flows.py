@@ -65,7 +65,7 @@ async def service_fields(
 
 
 async def answer_history(
-    db: AsyncSession, participant_id: int, keys: set[str], exclude_session: int | None
+    db: AsyncSession, participant_id: int, keys: frozenset[str], exclude_session: int | None
 ) -> dict[str, list[Any]]:
     """Recent earlier answers per key, oldest first, for trend conditions."""
     if not keys:

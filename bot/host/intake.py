@@ -21,6 +21,7 @@ from bot.channels.base import InboundMessage
 from bot.host.batch import SenderKey, process_batch, sender_key
 from bot.host.inbound import Received
 from bot.host.services import Services
+from bot.telemetry import INBOUND_BATCH_SIZE
 
 log = logging.getLogger(__name__)
 Waiting = tuple[InboundMessage, "asyncio.Future[Received | None]"]
@@ -85,6 +86,7 @@ class Intake:
 
     async def _handle(self, batch: list[Waiting]) -> None:
         messages = [message for message, _ in batch]
+        INBOUND_BATCH_SIZE.observe(len(messages))
         try:
             results = await process_batch(self.services, messages, self.busy)
         except Exception as exc:

@@ -49,7 +49,7 @@ def take_live(db: AsyncSession, participant_id: int) -> tuple[bool, FlowSession 
     return True, prefetched.live.pop(participant_id)
 
 
-def take_history(db: AsyncSession, participant_id: int, keys: set[str]) -> HistoryRows | None:
+def take_history(db: AsyncSession, participant_id: int, keys: frozenset[str]) -> HistoryRows | None:
     """The prefetched rows, if they were read for exactly these keys."""
     prefetched = _of(db)
     if prefetched is None:

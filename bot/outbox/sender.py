@@ -54,6 +54,10 @@ log = logging.getLogger(__name__)
 BATCH = 50
 MAX_ATTEMPTS = 8
 STALE_CLAIM = timedelta(minutes=5)
+# A row whose send raised, or another worker's claim when that worker died, would
+# otherwise wait for the next sender start; every process sweeps them this often.
+STALE_SWEEP_SECONDS = 60.0
+CLOSE_ATTEMPTS = 3  # the sender's last recording of sent rows, before it gives up
 UNCONFIGURED_RETRY = timedelta(minutes=5)
 # Crisis and opt-out replies first, then coach replies, then the rest.
 KIND_ORDER = {"crisis": 0, "optout": 1, "help": 2, "coach": 3}
@@ -384,11 +388,24 @@ class Results:
                 del self._waiting[: len(batch)]
 
     async def close(self) -> None:
+        """The last flush, tried a few times: a row left ``sending`` costs a
+        reconciliation later (seen on SQLite when its write lock was busy under load)."""
         if self._timer is not None and not self._timer.done():
             self._timer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._timer
-        await self.flush()
+        for attempt in range(1, CLOSE_ATTEMPTS + 1):
+            try:
+                await self.flush()
+                return
+            except Exception as exc:
+                if attempt == CLOSE_ATTEMPTS:
+                    raise
+                log.warning(
+                    "recording sent messages failed; trying again",
+                    extra={"error": type(exc).__name__, "attempt": attempt},
+                )
+                await asyncio.sleep(attempt * 0.5)
 
 
 class Breaker:
@@ -654,6 +671,13 @@ async def recover_stale(services: Services, now: datetime | None = None) -> None
         )
 
 
+async def _sweep_stale(services: Services) -> None:
+    try:
+        await recover_stale(services)
+    except Exception:
+        log.exception("stale outbox sweep failed; trying again later")
+
+
 async def run_sender(services: Services, stop: asyncio.Event, wake: asyncio.Event) -> None:
     """Send until ``stop`` is set; ``wake`` is poked when new rows are committed.
 
@@ -662,9 +686,13 @@ async def run_sender(services: Services, stop: asyncio.Event, wake: asyncio.Even
     memory (seconds of sending, far below ``STALE_CLAIM``).
     """
     await recover_stale(services)
+    swept = time.monotonic()
     pipeline = Pipeline(services)
     try:
         while not stop.is_set():
+            if time.monotonic() - swept >= STALE_SWEEP_SECONDS:
+                swept = time.monotonic()
+                await _sweep_stale(services)
             if pipeline.waiting >= REFILL_BELOW:
                 pipeline.progress.clear()
                 with contextlib.suppress(TimeoutError):

@@ -124,7 +124,7 @@ class DbSlots:
                 return float(result.scalar_one())
         except SQLAlchemyError as exc:
             # Nothing was sent: the row goes back to pending and is tried again.
-            log.warning("shared send slot unavailable", extra={"error": type(exc).__name__})
+            log.warning("shared send slot unavailable", extra=_described(exc))
             self._known.discard(name)
             raise ChannelRateLimited(
                 "the shared send slots are unavailable", retry_after=UNAVAILABLE_RETRY
@@ -243,3 +243,15 @@ def share_limits(services: Services) -> None:
                     margin=margin,
                     waits_here=len(limiters) == 1,
                 )
+
+
+def _described(exc: SQLAlchemyError) -> dict[str, str | None]:
+    """The error's kind and SQLSTATE, never its message (it may quote row values)."""
+    orig = getattr(exc, "orig", None)
+    cause = getattr(orig, "__cause__", None)
+    state = getattr(orig, "sqlstate", None) or getattr(cause, "sqlstate", None)
+    return {
+        "error": type(exc).__name__,
+        "driver_error": type(cause or orig).__name__ if orig is not None else None,
+        "sqlstate": str(state) if state else None,
+    }

@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
+from datetime import timedelta
 
+import pytest
 from sqlalchemy import func, select
 
 from bot.host.outbox import enqueue
+from bot.outbox import sender as sender_module
 from bot.outbox.sender import CONCURRENCY, run_sender
 from bot.store.models import OutboxMessage, Participant
 from tests.channels.conftest import Stack, StackFactory
@@ -98,3 +101,29 @@ async def test_a_429_puts_the_persons_later_messages_back_behind_it(stack: Stack
     sent = [r.form["Body"] for r in stack.twilio.requests if r.answered == "201"]
     assert sent == ["Message 0.", "Message 1.", "Message 2."]
     assert {r.status for r in await stack.outbox()} == {"sent"}
+
+
+async def test_a_claim_left_by_a_dead_worker_is_sent_without_a_restart(
+    make_stack: StackFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The sweep that follows a crash also runs while the sender runs, not only at its start."""
+    monkeypatch.setattr(sender_module, "STALE_SWEEP_SECONDS", 0.2)
+    stack = await make_stack(twilio_sms_rate=200.0)
+    person = await stack.participant()
+    stop = asyncio.Event()
+    sender = asyncio.create_task(run_sender(stack.services, stop, stack.services.outbox_wake))
+    await asyncio.sleep(0.3)  # started, and its start-up sweep has run
+    async with stack.services.sessions() as db, db.begin():
+        row = enqueue(db, person, "Left claimed.", now=stack.clock.now(), kind="coach")
+        assert row is not None
+        row.status, row.attempts = "claimed", 1  # claimed by a worker that then died
+        row.claimed_at = stack.clock.now() - sender_module.STALE_CLAIM - timedelta(minutes=1)
+    for _ in range(200):
+        if stack.twilio.requests:
+            break
+        await asyncio.sleep(0.05)
+    stop.set()
+    stack.services.outbox_wake.set()
+    await asyncio.wait_for(sender, timeout=30)
+    assert [r.form["Body"] for r in stack.twilio.requests] == ["Left claimed."]
+    assert [r.status for r in await stack.outbox()] == ["sent"]

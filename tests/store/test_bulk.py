@@ -1,0 +1,56 @@
+"""Rows written by ``bot.store.bulk.insert_new`` are the rows a flush would have written."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from bot.host.audit import audit
+from bot.host.outbox import enqueue
+from bot.host.services import Services
+from bot.store.bulk import insert_new
+from bot.store.models import AuditEntry, OutboxMessage, Participant
+from tests.host.helpers import make_participant
+
+
+async def test_pending_rows_go_in_with_their_defaults_in_the_order_added(
+    services: Services,
+) -> None:
+    people = [await make_participant(services) for _ in range(3)]
+    now = services.clock.now()
+    async with services.sessions() as db, db.begin():
+        for i, person in enumerate(people * 2):
+            enqueue(db, person, f"message {i}", now=now, buttons=(("1", "Yes"),) if i else ())
+        audit(db, now, "system", "bench.test", "participant:1", n=1)
+        written = await insert_new(db, (OutboxMessage, AuditEntry))
+        assert written == 7
+        assert not db.sync_session.new  # forgotten: the flush has nothing left to insert
+    async with services.sessions() as db:
+        rows = list(await db.scalars(select(OutboxMessage).order_by(OutboxMessage.id)))
+        entries = list(
+            await db.scalars(select(AuditEntry).where(AuditEntry.action == "bench.test"))
+        )
+    assert [r.body for r in rows] == [f"message {i}" for i in range(6)]
+    assert [r.participant_id for r in rows] == [p.id for p in people * 2]
+    assert rows[0].buttons == [] and rows[1].buttons == [["1", "Yes"]]
+    assert {r.status for r in rows} == {"pending"} and {r.attempts for r in rows} == {0}
+    assert [(e.action, e.detail) for e in entries] == [("bench.test", {"n": 1})]
+
+
+async def test_rows_of_other_kinds_and_flushed_rows_are_left_to_the_flush(
+    services: Services,
+) -> None:
+    person = await make_participant(services)
+    now = services.clock.now()
+    async with services.sessions() as db, db.begin():
+        first = enqueue(db, person, "flushed already", now=now)
+        await db.flush()
+        participant = await db.get(Participant, person.id)
+        assert participant is not None
+        participant.language = "pl"
+        enqueue(db, person, "pending", now=now)
+        assert await insert_new(db, (OutboxMessage,)) == 1
+        assert first in db.sync_session  # persistent rows stay with the session
+    async with services.sessions() as db:
+        bodies = list(await db.scalars(select(OutboxMessage.body).order_by(OutboxMessage.id)))
+        language = await db.scalar(select(Participant.language).where(Participant.id == person.id))
+    assert bodies == ["flushed already", "pending"] and language == "pl"
