@@ -26,6 +26,7 @@ def _keyword_sets(catalogs: Catalogs) -> dict[str, frozenset[str]]:
         kind: frozenset(b for w in catalogs.words_for(kind) if (b := _bare(w)))
         for kind in (*COMMANDS, "coach")
     }
+    _prepared.clear()  # a process has one catalog set; holding old ones would keep them alive
     _prepared[id(catalogs)] = (catalogs, sets)
     return sets
 
