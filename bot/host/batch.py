@@ -24,7 +24,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Table, bindparam, func, insert, or_, select, update
+from sqlalchemy import bindparam, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.channels.base import InboundMessage
@@ -33,7 +33,7 @@ from bot.host.flows import HISTORY_DEPTH, flow_for
 from bot.host.handling import Message, decide
 from bot.host.inbound import Received, provider_key, stored_row
 from bot.host.services import Services
-from bot.store.bulk import insert_new
+from bot.store.bulk import insert_new, table_of, values_of
 from bot.store.models import Answer, AuditEntry, FlowSession, OutboxMessage, Participant, User
 from bot.store.models import InboundMessage as InboundRow
 
@@ -67,30 +67,21 @@ async def _store(db: AsyncSession, rows: list[InboundRow]) -> None:
     number the rows as it would (one more than the largest id). PostgreSQL returns them
     in the order the rows were given.
     """
-    table = InboundRow.__table__
-    assert isinstance(table, Table)
+    table = table_of(InboundRow)
     if db.bind.dialect.name == "sqlite":
         last = await db.scalar(select(func.max(InboundRow.id))) or 0
         for n, row in enumerate(rows, start=1):
             row.id = last + n
-        await db.execute(insert(table), [_columns(row) for row in rows])
+        await db.execute(insert(table), [values_of(row) for row in rows])
         return
     query = insert(table).returning(table.c.id, sort_by_parameter_order=True)
-    ids = await db.scalars(query, [_columns(row) for row in rows])
+    ids = await db.scalars(query, [values_of(row) for row in rows])
     for row, new_id in zip(rows, ids, strict=True):
         row.id = new_id
 
 
-def _columns(row: InboundRow) -> dict[str, object]:
-    values = {c.key: getattr(row, c.key) for c in InboundRow.__table__.columns}
-    if values["id"] is None:
-        del values["id"]
-    return values
-
-
 async def _record_outcomes(db: AsyncSession, chosen: list[Chosen]) -> None:
-    table = InboundRow.__table__
-    assert isinstance(table, Table)
+    table = table_of(InboundRow)
     query = (
         update(table)
         .where(table.c.id == bindparam("row_id"))

@@ -26,8 +26,15 @@ def _columns(model: type[Base]) -> tuple[tuple[str, str], ...]:
     return tuple((prop.key, prop.columns[0].key) for prop in inspect(model).column_attrs)
 
 
-def _values(row: Base) -> dict[str, Any]:
-    """The values set on the object; columns left out get their defaults from the INSERT."""
+def table_of(model: type[Base]) -> Table:
+    table = model.__table__
+    assert isinstance(table, Table)
+    return table
+
+
+def values_of(row: Base) -> dict[str, Any]:
+    """The values set on the object, by column; columns left out get their defaults from
+    the INSERT (an id never set is left to the database)."""
     given = row.__dict__
     return {column: given[key] for key, column in _columns(type(row)) if key in given}
 
@@ -46,13 +53,11 @@ async def insert_new(db: AsyncSession, models: Iterable[type[Base]]) -> int:
     taken: list[Base] = []
     for row in db.sync_session.new:  # insertion order
         if isinstance(row, wanted) and getattr(row, "id", None) is None:
-            values = _values(row)
+            values = values_of(row)
             groups[(type(row), frozenset(values))].append(values)
             taken.append(row)
     for row in taken:
         db.expunge(row)
     for (model, _), rows in groups.items():
-        table = model.__table__
-        assert isinstance(table, Table)
-        await db.execute(insert(table), rows)
+        await db.execute(insert(table_of(model)), rows)
     return len(taken)
