@@ -246,23 +246,9 @@ async def provider_run(args: argparse.Namespace, folder: Path) -> dict[str, Any]
 
 async def reconciled(engine: Any, within: float) -> dict[str, int]:
     """Wait until no row is waiting or ``uncertain`` (the reconciliation sweep settles those)."""
-    from sqlalchemy import func, select
-
-    from bot.store.models import OutboxMessage
-
-    deadline = time.monotonic() + within
-    while True:
-        async with engine.connect() as db:
-            rows = (
-                await db.execute(
-                    select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)
-                )
-            ).all()
-        statuses = {status: count for status, count in rows}
-        busy = sum(statuses.get(s, 0) for s in ("pending", "claimed", "sending", "uncertain"))
-        if not busy or time.monotonic() > deadline:
-            return statuses
-        await asyncio.sleep(2)
+    return await outbox_settled(
+        engine, within, busy=("pending", "claimed", "sending", "uncertain"), every=2.0
+    )
 
 
 RUNS = {"kill": kill_run, "database": database_run, "provider": provider_run}

@@ -383,8 +383,15 @@ async def start_all(base_url: str, people: list[Person], connections: int = 16) 
         await asyncio.gather(*(worker(client) for _ in range(connections)))
 
 
-async def outbox_settled(engine: AsyncEngine, within: float) -> dict[str, int]:
-    """Wait until nothing is waiting to be sent (or ``within`` seconds pass)."""
+async def outbox_settled(
+    engine: AsyncEngine,
+    within: float,
+    *,
+    busy: tuple[str, ...] = ("pending", "claimed", "sending"),
+    every: float = 1.0,
+) -> dict[str, int]:
+    """Wait until no outbox row has a ``busy`` status (or ``within`` seconds pass),
+    looking every ``every`` seconds; returns the count of rows per status."""
     deadline = time.monotonic() + within
     while True:
         async with engine.connect() as db:
@@ -394,10 +401,9 @@ async def outbox_settled(engine: AsyncEngine, within: float) -> dict[str, int]:
                 )
             ).all()
         statuses = {status: count for status, count in rows}
-        busy = sum(statuses.get(s, 0) for s in ("pending", "claimed", "sending"))
-        if not busy or time.monotonic() > deadline:
+        if not sum(statuses.get(s, 0) for s in busy) or time.monotonic() > deadline:
             return statuses
-        await asyncio.sleep(1)
+        await asyncio.sleep(every)
 
 
 async def inbound_settled(engine: AsyncEngine, within: float) -> int:
