@@ -15,6 +15,7 @@ from twilio.request_validator import RequestValidator
 
 from bot.clock import FixedClock
 from bot.engine import parse_flow
+from bot.host.outbox import enqueue
 from bot.host.services import FlowLibrary, Services, build_services
 from bot.outbox.sender import send_due
 from bot.staff.participants import create_participant
@@ -199,6 +200,22 @@ class Stack:
             if participant_id is not None:
                 query = query.where(OutboxMessage.participant_id == participant_id)
             return list(await db.scalars(query))
+
+    async def enqueue(self, person: Participant, body: str, kind: str) -> int:
+        """Queue one outbound message for ``person`` (as stored now), due now; its row id."""
+        async with self.services.sessions() as db, db.begin():
+            fresh = await db.get(Participant, person.id)
+            assert fresh is not None
+            row = enqueue(db, fresh, body, now=self.clock.now(), kind=kind)
+            assert row is not None
+            await db.flush()
+            return row.id
+
+    async def outbox_row(self, row_id: int) -> OutboxMessage:
+        async with self.services.sessions() as db:
+            row = await db.get(OutboxMessage, row_id)
+            assert row is not None
+            return row
 
     async def inbound(self) -> list[InboundMessage]:
         async with self.services.sessions() as db:

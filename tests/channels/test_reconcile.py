@@ -8,28 +8,15 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from bot.host.outbox import enqueue
 from bot.outbox.reconcile import reconcile_uncertain
-from bot.store.models import OutboxMessage, Participant
+from bot.store.models import Participant
 from tests.channels.conftest import Stack, StackFactory
 from tests.channels.test_telegram import _linked
 
 GRACE = timedelta(seconds=600)  # the default RECONCILE_GRACE_SECONDS
 
 
-async def _queue(stack: Stack, person: Participant, text: str = "Your coach says hello.") -> int:
-    async with stack.services.sessions() as db, db.begin():
-        row = enqueue(db, person, text, now=stack.clock.now(), kind="coach")
-        assert row is not None
-        await db.flush()
-        return row.id
-
-
-async def _row(stack: Stack, row_id: int) -> OutboxMessage:
-    async with stack.services.sessions() as db:
-        row = await db.get(OutboxMessage, row_id)
-        assert row is not None
-        return row
+HELLO = "Your coach says hello."
 
 
 def _accepted(stack: Stack, row_id: int) -> int:
@@ -45,10 +32,10 @@ async def _uncertain_after(stack: Stack, answer: str) -> tuple[Participant, int]
     """A message whose send got ``answer`` (500: not created; timeout: created, answer lost)."""
     stack.twilio.now = stack.clock.now
     person = await stack.participant()
-    row_id = await _queue(stack, person)
+    row_id = await stack.enqueue(person, HELLO, "coach")
     stack.twilio.fail_next(answer)
     await stack.flush()
-    assert (await _row(stack, row_id)).status == "uncertain"
+    assert (await stack.outbox_row(row_id)).status == "uncertain"
     return person, row_id
 
 
@@ -62,7 +49,7 @@ async def test_an_uncertain_send_found_at_the_provider_becomes_sent(
     assert await reconcile_uncertain(stack.services) == {}  # still within the grace period
     stack.clock.advance(GRACE + timedelta(seconds=1))
     assert await reconcile_uncertain(stack.services) == {"found": 1}
-    row = await _row(stack, row_id)
+    row = await stack.outbox_row(row_id)
     created = [r for r in stack.twilio.requests if r.sid is not None]
     assert (row.status, row.provider_id) == ("sent", created[0].sid)
     await stack.flush()
@@ -77,9 +64,9 @@ async def test_an_uncertain_send_the_provider_never_got_is_sent_once_more(
     assert _accepted(stack, row_id) == 0
     stack.clock.advance(GRACE + timedelta(seconds=1))
     assert await reconcile_uncertain(stack.services) == {"resent": 1}
-    assert (await _row(stack, row_id)).status == "pending"
+    assert (await stack.outbox_row(row_id)).status == "pending"
     await stack.flush()
-    row = await _row(stack, row_id)
+    row = await stack.outbox_row(row_id)
     assert row.status == "sent" and _accepted(stack, row_id) == 1
     assert await reconcile_uncertain(stack.services) == {}  # nothing left to settle
     await stack.flush()
@@ -89,17 +76,18 @@ async def test_an_uncertain_send_the_provider_never_got_is_sent_once_more(
 async def test_the_same_text_sent_before_is_not_taken_for_the_lost_one(stack: Stack) -> None:
     stack.twilio.now = stack.clock.now
     person = await stack.participant()
-    first = await _queue(stack, person, "Thank you.")
+    first = await stack.enqueue(person, "Thank you.", "coach")
     await stack.flush()
-    second = await _queue(stack, person, "Thank you.")
+    second = await stack.enqueue(person, "Thank you.", "coach")
     stack.twilio.fail_next("500")
     await stack.flush()
-    assert (await _row(stack, second)).status == "uncertain"
+    assert (await stack.outbox_row(second)).status == "uncertain"
     stack.clock.advance(GRACE + timedelta(seconds=1))
     assert await reconcile_uncertain(stack.services) == {"resent": 1}
     await stack.flush()
     assert _accepted(stack, first) == 1 and _accepted(stack, second) == 1
-    assert (await _row(stack, first)).provider_id != (await _row(stack, second)).provider_id
+    first_row, second_row = await stack.outbox_row(first), await stack.outbox_row(second)
+    assert first_row.provider_id != second_row.provider_id
 
 
 async def test_while_the_provider_cannot_be_asked_the_row_stays_uncertain(stack: Stack) -> None:
@@ -107,13 +95,13 @@ async def test_while_the_provider_cannot_be_asked_the_row_stays_uncertain(stack:
     stack.clock.advance(GRACE + timedelta(seconds=1))
     stack.twilio.list_answer = "500"
     assert await reconcile_uncertain(stack.services) == {"later": 1}
-    assert (await _row(stack, row_id)).status == "uncertain"
+    assert (await stack.outbox_row(row_id)).status == "uncertain"
     assert await reconcile_uncertain(stack.services) == {}  # asked again later, not at once
     stack.twilio.list_answer = None
     stack.clock.advance(timedelta(minutes=6))
     assert await reconcile_uncertain(stack.services) == {"resent": 1}
     await stack.flush()
-    assert (await _row(stack, row_id)).status == "sent" and _accepted(stack, row_id) == 1
+    assert (await stack.outbox_row(row_id)).status == "sent" and _accepted(stack, row_id) == 1
 
 
 async def test_a_row_that_cannot_be_settled_in_time_fails_with_an_item_for_staff(
@@ -123,7 +111,7 @@ async def test_a_row_that_cannot_be_settled_in_time_fails_with_an_item_for_staff
     stack.twilio.list_answer = "drop"
     stack.clock.advance(timedelta(hours=25))  # past RECONCILE_MAX_AGE_HOURS (24)
     assert await reconcile_uncertain(stack.services) == {"failed": 1}
-    row = await _row(stack, row_id)
+    row = await stack.outbox_row(row_id)
     assert (row.status, row.error_code) == ("failed", "uncertain")
     [item] = await stack.escalations(person.id)
     assert item.source == "delivery" and "may or may not have arrived" in item.reason
@@ -135,14 +123,14 @@ async def test_an_uncertain_telegram_send_fails_with_an_item_and_is_not_resent(
     stack: Stack,
 ) -> None:
     person = await _linked(stack)
-    row_id = await _queue(stack, person)
+    row_id = await stack.enqueue(person, HELLO, "coach")
     stack.telegram.fail_next("500")
     await stack.flush()
-    assert (await _row(stack, row_id)).status == "uncertain"
+    assert (await stack.outbox_row(row_id)).status == "uncertain"
     sent_before = len(stack.telegram.calls)
     stack.clock.advance(GRACE + timedelta(seconds=1))
     assert await reconcile_uncertain(stack.services) == {"failed": 1}
-    assert (await _row(stack, row_id)).status == "failed"
+    assert (await stack.outbox_row(row_id)).status == "failed"
     [item] = await stack.escalations(person.id)
     assert item.source == "delivery" and "may or may not have arrived" in item.reason
     await stack.flush()

@@ -5,29 +5,11 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 
 from bot.host.flows import start_flow
-from bot.host.outbox import enqueue
-from bot.store.models import OutboxMessage, Participant
+from bot.store.models import Participant
 from bot.store.models.scheduling import CheckinSchedule
 from tests.channels.conftest import Stack
 
 NUDGE = "Just a gentle reminder."
-
-
-async def _enqueue(stack: Stack, person: Participant, body: str, kind: str) -> int:
-    async with stack.services.sessions() as db, db.begin():
-        fresh = await db.get(Participant, person.id)
-        assert fresh is not None
-        row = enqueue(db, fresh, body, now=stack.clock.now(), kind=kind)
-        assert row is not None
-        await db.flush()
-        return row.id
-
-
-async def _row(stack: Stack, row_id: int) -> OutboxMessage:
-    async with stack.services.sessions() as db:
-        row = await db.get(OutboxMessage, row_id)
-        assert row is not None
-        return row
 
 
 def _sent(stack: Stack, body: str) -> int:
@@ -37,10 +19,10 @@ def _sent(stack: Stack, body: str) -> int:
 async def _held_until(stack: Stack, person: Participant, at: datetime, morning: datetime) -> None:
     """A nudge due at ``at`` waits until ``morning``, then goes exactly once."""
     stack.clock.set(at)
-    row_id = await _enqueue(stack, person, NUDGE, "scheduled")
+    row_id = await stack.enqueue(person, NUDGE, "scheduled")
     await stack.flush()
     assert _sent(stack, NUDGE) == 0
-    row = await _row(stack, row_id)
+    row = await stack.outbox_row(row_id)
     assert (row.status, row.not_before) == ("pending", morning)
     stack.clock.set(morning - timedelta(minutes=1))
     await stack.flush()
@@ -50,7 +32,7 @@ async def _held_until(stack: Stack, person: Participant, at: datetime, morning: 
     stack.clock.advance(timedelta(hours=1))
     await stack.flush()
     assert _sent(stack, NUDGE) == 1
-    row = await _row(stack, row_id)
+    row = await stack.outbox_row(row_id)
     assert row.status == "sent" and row.attempts == 1
 
 
@@ -107,7 +89,7 @@ async def test_the_participants_own_quiet_hours_and_zone_are_used(stack: Stack) 
             )
         )
     stack.clock.set(datetime(2026, 3, 2, 21, 30, tzinfo=UTC))  # 22:30 in Warsaw: not quiet yet
-    await _enqueue(stack, person, "Early enough.", "scheduled")
+    await stack.enqueue(person, "Early enough.", "scheduled")
     await stack.flush()
     assert _sent(stack, "Early enough.") == 1
     await _held_until(
@@ -122,7 +104,7 @@ async def test_a_crisis_reply_at_three_in_the_morning_goes_at_once(stack: Stack)
     person = await stack.participant()
     stack.clock.set(datetime(2026, 3, 3, 3, 0, tzinfo=UTC))
     for kind in ("crisis", "optout", "help", "coach"):
-        await _enqueue(stack, person, f"A {kind} reply.", kind)
+        await stack.enqueue(person, f"A {kind} reply.", kind)
     await stack.flush()
     assert sorted(stack.twilio.bodies) == sorted(
         f"A {kind} reply." for kind in ("crisis", "optout", "help", "coach")
@@ -157,11 +139,11 @@ async def test_an_unprompted_message_of_a_scheduled_flow_waits_for_morning(stack
     await _scheduled_session(stack, person)
     await stack.flush()
     stack.clock.set(datetime(2026, 3, 2, 23, 0, tzinfo=UTC))  # e.g. a timeout step at night
-    row_id = await _enqueue(stack, person, "Still there?", "flow")
+    row_id = await stack.enqueue(person, "Still there?", "flow")
     manual = await stack.participant()
     stack.clock.set(datetime(2026, 3, 2, 23, 0, tzinfo=UTC))
-    await _enqueue(stack, manual, "A flow staff started.", "flow")  # not the scheduler's
+    await stack.enqueue(manual, "A flow staff started.", "flow")  # not the scheduler's
     await stack.flush()
     assert _sent(stack, "Still there?") == 0
     assert _sent(stack, "A flow staff started.") == 1
-    assert (await _row(stack, row_id)).not_before == datetime(2026, 3, 3, 8, 0, tzinfo=UTC)
+    assert (await stack.outbox_row(row_id)).not_before == datetime(2026, 3, 3, 8, 0, tzinfo=UTC)
