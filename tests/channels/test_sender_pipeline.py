@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
 import pytest
@@ -24,12 +25,27 @@ async def _queue(stack: Stack, people: list[Participant], each: int) -> None:
                 enqueue(db, person, f"Message {n}.", now=stack.clock.now(), kind="coach")
 
 
-async def _busy(stack: Stack) -> int:
+async def _idle(stack: Stack) -> bool:
+    """Nothing left waiting to be sent."""
     async with stack.services.sessions() as db:
         waiting = await db.scalar(
             select(func.count()).where(OutboxMessage.status.in_(("pending", "claimed", "sending")))
         )
-        return int(waiting or 0)
+        return not int(waiting or 0)
+
+
+async def _asked(stack: Stack) -> bool:
+    """The fake Twilio has had at least one request."""
+    return bool(stack.twilio.requests)
+
+
+async def _until(ready: Callable[[], Awaitable[bool]], tries: int) -> None:
+    """Look every 0.05 s until ``ready()``, at most ``tries`` times; it never fails itself
+    (the assertions after it tell whether it came)."""
+    for _ in range(tries):
+        if await ready():
+            break
+        await asyncio.sleep(0.05)
 
 
 async def test_the_pipeline_sends_each_message_once_in_order_per_person(
@@ -40,10 +56,7 @@ async def test_the_pipeline_sends_each_message_once_in_order_per_person(
     await _queue(stack, people, each=4)  # 120 rows: more than two claims' worth
     stop = asyncio.Event()
     sender = asyncio.create_task(run_sender(stack.services, stop, stack.services.outbox_wake))
-    for _ in range(600):
-        if not await _busy(stack):
-            break
-        await asyncio.sleep(0.05)
+    await _until(lambda: _idle(stack), tries=600)
     stop.set()
     stack.services.outbox_wake.set()
     await asyncio.wait_for(sender, timeout=30)
@@ -66,16 +79,10 @@ async def test_while_the_provider_fails_the_sender_backs_off_instead_of_failing_
         stack.twilio.by_recipient[person.phone or ""] = "500"
     stop = asyncio.Event()
     sender = asyncio.create_task(run_sender(stack.services, stop, stack.services.outbox_wake))
-    for _ in range(200):
-        if stack.twilio.requests:
-            break
-        await asyncio.sleep(0.05)
+    await _until(lambda: _asked(stack), tries=200)
     await asyncio.sleep(0.5)
     stack.twilio.by_recipient.clear()  # recovered
-    for _ in range(400):
-        if not await _busy(stack):
-            break
-        await asyncio.sleep(0.05)
+    await _until(lambda: _idle(stack), tries=400)
     stop.set()
     stack.services.outbox_wake.set()
     await asyncio.wait_for(sender, timeout=30)
@@ -118,10 +125,7 @@ async def test_a_claim_left_by_a_dead_worker_is_sent_without_a_restart(
         assert row is not None
         row.status, row.attempts = "claimed", 1  # claimed by a worker that then died
         row.claimed_at = stack.clock.now() - sender_module.STALE_CLAIM - timedelta(minutes=1)
-    for _ in range(200):
-        if stack.twilio.requests:
-            break
-        await asyncio.sleep(0.05)
+    await _until(lambda: _asked(stack), tries=200)
     stop.set()
     stack.services.outbox_wake.set()
     await asyncio.wait_for(sender, timeout=30)
