@@ -78,19 +78,25 @@ class FakeTwilio(FakeServer):
         user, _, password = base64.b64decode(header[6:]).decode().partition(":")
         return user, password
 
+    def _refused(self, request: web.Request, auth: tuple[str, str] | None) -> web.Response | None:
+        """Twilio's 401 unless the request is for this account with its credentials."""
+        if auth == (self.account_sid, self.auth_token) and (
+            request.match_info["sid"] == self.account_sid
+        ):
+            return None
+        return web.json_response(
+            {"code": 20003, "message": "Authenticate", "status": 401}, status=401
+        )
+
     async def _messages(self, request: web.Request) -> web.StreamResponse:
         form = {k: str(v) for k, v in (await request.post()).items()}
         auth = self._auth(request)
         record = TwilioRequest(form=form, auth=auth, at=time.monotonic())
         self.requests.append(record)
-        if (
-            auth != (self.account_sid, self.auth_token)
-            or request.match_info["sid"] != self.account_sid
-        ):
+        refused = self._refused(request, auth)
+        if refused is not None:
             record.answered = "401"
-            return web.json_response(
-                {"code": 20003, "message": "Authenticate", "status": 401}, status=401
-            )
+            return refused
         answer = self.next_answer() or self.by_recipient.get(form.get("To", "")) or "201"
         record.answered = answer
         if answer == "429":
@@ -162,13 +168,9 @@ class FakeTwilio(FakeServer):
     async def _list(self, request: web.Request) -> web.StreamResponse:
         query = dict(request.query)
         self.lookups.append(query)
-        auth = self._auth(request)
-        if auth != (self.account_sid, self.auth_token) or (
-            request.match_info["sid"] != self.account_sid
-        ):
-            return web.json_response(
-                {"code": 20003, "message": "Authenticate", "status": 401}, status=401
-            )
+        refused = self._refused(request, self._auth(request))
+        if refused is not None:
+            return refused
         failure = self.list_failure()
         if failure == "drop":
             assert request.transport is not None
