@@ -189,24 +189,16 @@ def named_database(url: str, name: str) -> str:
 
 async def create_database(url: str) -> None:
     """Drop and create ``url``'s database on its server (connecting to ``postgres``)."""
-    import asyncpg
-
-    parsed = make_url(url)
-    connection = await asyncpg.connect(
-        user=parsed.username,
-        password=parsed.password,
-        host=parsed.host,
-        port=parsed.port or 5432,
-        database="postgres",
-    )
-    try:
-        await connection.execute(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)')
-        await connection.execute(f'CREATE DATABASE "{parsed.database}"')
-    finally:
-        await connection.close()
+    await _drop_database(url, create_again=True)
 
 
 async def drop_database(url: str) -> None:
+    await _drop_database(url, create_again=False)
+
+
+async def _drop_database(url: str, *, create_again: bool) -> None:
+    """Drop ``url``'s database, then create it empty if asked, connected to the same
+    server's ``postgres`` database."""
     import asyncpg
 
     parsed = make_url(url)
@@ -219,5 +211,7 @@ async def drop_database(url: str) -> None:
     )
     try:
         await connection.execute(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)')
+        if create_again:
+            await connection.execute(f'CREATE DATABASE "{parsed.database}"')
     finally:
         await connection.close()
