@@ -101,7 +101,21 @@ class _Cached:
 
 
 _cache: dict[Path, _Cached] = {}
-_cache_lock = asyncio.Lock()
+_cache_lock: tuple[asyncio.AbstractEventLoop, asyncio.Lock] | None = None  # and its loop
+
+
+def _lock() -> asyncio.Lock:
+    """The cache's lock for the running event loop, made on first use in that loop.
+
+    An asyncio lock belongs to the first loop it waits in, so one made at import time
+    would be shared by every loop (the tests run one per test) and raise in the next
+    loop that waits on it. Only the current loop's lock is kept.
+    """
+    global _cache_lock
+    loop = asyncio.get_running_loop()
+    if _cache_lock is None or _cache_lock[0] is not loop:
+        _cache_lock = (loop, asyncio.Lock())
+    return _cache_lock[1]
 
 
 def _signature(directory: Path) -> tuple[object, ...]:
@@ -118,7 +132,7 @@ def _signature(directory: Path) -> tuple[object, ...]:
 
 
 async def check_report(directory: Path) -> CheckReport:
-    async with _cache_lock:
+    async with _lock():
         key = await asyncio.to_thread(_signature, directory)
         cached = _cache.get(directory)
         if cached is None or cached.key != key:
