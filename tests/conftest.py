@@ -85,6 +85,10 @@ def _forget_finished_apps() -> Iterator[None]:
     cached = getattr(web_app, "_cached_build_middleware", None)
     if cached is not None and hasattr(cached, "cache_clear"):
         cached.cache_clear()
+    # Each mapper keeps its unit-of-work statements compiled per dialect (an LRU of up
+    # to 150), so the last hundred-odd tests' dialects and their type memos stayed alive.
+    for mapper in Base.registry.mappers:
+        mapper._compiled_cache.clear()
 
 
 def _copy_template(template: Path, target: Path) -> str:
