@@ -6,11 +6,15 @@ Not a test module: the scripts in bench/ import it (they put the repository on s
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
+import cProfile
+import io
 import itertools
 import json
 import os
+import pstats
 import random
 import shutil
 import statistics
@@ -509,6 +513,27 @@ class Profiler:
         """(function, inclusive %, own %), heaviest inclusive first."""
         self.popen.wait(60)
         return summarise_profile(self.out, top)
+
+
+def cpu_parser(doc: str | None, participants: int) -> argparse.ArgumentParser:
+    """The options every CPU-per-unit script shares (``turns_cpu``, ``send_cpu``)."""
+    p = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--database", choices=["sqlite", "postgresql"], default="sqlite")
+    p.add_argument("--postgres-url", default=DEFAULT_POSTGRES, help="server to create a DB on")
+    p.add_argument("--participants", type=int, default=participants)
+    p.add_argument(
+        "--profile", type=int, default=0, metavar="N", help="print the top N by own time"
+    )
+    return p
+
+
+def profile_lines(profiler: cProfile.Profile, top: int, ours: str) -> list[str]:
+    """cProfile's top ``top`` by own time, then ``ours`` (a regex) by cumulative time."""
+    out = io.StringIO()
+    stats = pstats.Stats(profiler, stream=out)
+    stats.sort_stats("tottime").print_stats(top)
+    stats.sort_stats("cumulative").print_stats(ours, top)
+    return out.getvalue().splitlines()
 
 
 def summarise_profile(path: Path, top: int = 25) -> list[tuple[str, float, float]]:

@@ -18,9 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
-import io
 import itertools
-import pstats
 import sys
 import time
 from datetime import UTC, datetime
@@ -29,7 +27,15 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.harness import DEFAULT_POSTGRES, Database, emit, phone_of, scratch, seed_participants
+from bench.harness import (
+    Database,
+    cpu_parser,
+    emit,
+    phone_of,
+    profile_lines,
+    scratch,
+    seed_participants,
+)
 from bot.channels.base import InboundMessage
 from bot.config import Settings
 from bot.host.batch import process_batch
@@ -104,13 +110,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 turns_per_cpu_second=round(turns / cpu, 1) if cpu else None,
             )
             if profiler is not None:
-                out = io.StringIO()
-                stats = pstats.Stats(profiler, stream=out)
-                stats.sort_stats("tottime").print_stats(args.profile)
-                stats.sort_stats("cumulative").print_stats(
-                    r"/bot/|orm/session.py|unitofwork", args.profile
-                )
-                figures["profile"] = out.getvalue().splitlines()
+                ours = r"/bot/|orm/session.py|unitofwork"
+                figures["profile"] = profile_lines(profiler, args.profile, ours)
         finally:
             await services.close()
             await db.drop()
@@ -118,15 +119,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument("--database", choices=["sqlite", "postgresql"], default="sqlite")
-    p.add_argument("--postgres-url", default=DEFAULT_POSTGRES, help="server to create a DB on")
-    p.add_argument("--participants", type=int, default=320)
+    p = cpu_parser(__doc__, participants=320)
     p.add_argument("--batch", type=int, default=32, help="messages per batch (the connections)")
     p.add_argument("--rounds", type=int, default=4, help="whole check-ins; the first is warm-up")
-    p.add_argument(
-        "--profile", type=int, default=0, metavar="N", help="print the top N by own time"
-    )
     return p
 
 

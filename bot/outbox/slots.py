@@ -33,7 +33,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections import defaultdict, deque
+from collections import defaultdict
 from collections.abc import Callable
 
 from sqlalchemy import case, select, update
@@ -42,7 +42,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.channels.ratelimit import RateLimiter
+from bot.channels.ratelimit import RateLimiter, Window
 from bot.errors import ChannelRateLimited
 from bot.host.services import Services
 from bot.store.models.channels import SendSlot
@@ -88,7 +88,7 @@ class DbSlots:
         self._known: set[str] = set()
         self._blocks: dict[str, _Block] = {}
         self._holds: dict[str, int] = {}  # key -> how many holds this process has made
-        self._departed: defaultdict[str, deque[tuple[float, float]]] = defaultdict(deque)
+        self._departed: defaultdict[str, Window] = defaultdict(Window)
 
     def _name(self, key: str) -> str:
         return f"{self._prefix}:{key}"[:200]
@@ -171,7 +171,7 @@ class DbSlots:
                 await asyncio.sleep(crowded)
             if self._holds.get(key, 0) == holds:
                 self._late(key, slot, seconds)
-                self._departed[key].append((self._wall(), seconds))
+                self._departed[key].add(self._wall(), seconds)
                 return 0.0
             after = 0.0  # a 429 while we waited: this slot was in the refused window
 
@@ -184,12 +184,11 @@ class DbSlots:
         room = window - spare if seconds <= spare + 1e-9 else window
         now = self._wall()
         sent = self._departed[key]
-        while sent and sent[0][0] <= now - window:
-            sent.popleft()
-        used = sum(cost for _, cost in sent)
+        sent.expire(now - window)
+        used = sent.used
         if used + seconds <= room + 1e-9:
             return 0.0
-        for at, cost in sent:  # wait until enough of the oldest leave the window
+        for at, cost in sent.entries:  # wait until enough of the oldest leave the window
             used -= cost
             if used + seconds <= room + 1e-9:
                 return at + window - now

@@ -118,6 +118,16 @@ async def test_a_long_message_is_sent_whole_with_its_segments_counted(stack: Sta
     assert row.segments == count_segments(body).count == 4
 
 
+async def test_form_characters_in_a_body_arrive_as_written(stack: Stack) -> None:
+    person = await stack.participant()
+    body = "Sleep & pain: 7/10 = ok? +1 100% #goals\nReply A=yes"
+    async with stack.services.sessions() as db, db.begin():
+        enqueue(db, person, body, now=stack.clock.now(), kind="coach")
+    await stack.flush()
+    [request] = stack.twilio.requests
+    assert request.form["Body"] == body
+
+
 async def test_a_message_over_1600_characters_fails_loudly_and_is_not_cut(stack: Stack) -> None:
     person = await stack.participant()
     async with stack.services.sessions() as db, db.begin():

@@ -1,0 +1,70 @@
+"""The sliding window behind every rate limit: its running total and the waits it gives."""
+
+from __future__ import annotations
+
+import math
+import random
+
+import pytest
+
+from bot.channels.ratelimit import RESUM_EVERY, RateLimiter, Window
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_the_running_total_is_the_sum_of_what_is_in_the_window() -> None:
+    window, chance = Window(), random.Random(7)
+    at = 0.0
+    for _ in range(3 * RESUM_EVERY):
+        at += chance.random() / 50
+        window.add(at, chance.choice([1 / 98, 1 / 3, 1.0, 2.0]))
+        window.expire(at - 1.0)
+        assert math.isclose(window.used, math.fsum(c for _, c in window.entries), abs_tol=1e-9)
+    window.expire(at)
+    assert not window
+    assert window.used == 0.0
+
+
+@pytest.mark.parametrize(
+    ("rate", "sends", "elapsed", "cost", "wait"),
+    [
+        (3, 0, 0.0, 1, 0.0),  # nothing sent yet
+        (3, 2, 0.0, 1, 0.0),  # room for a third
+        (3, 3, 0.0, 1, 1.0),  # full: wait for the first to leave the window
+        (3, 3, 0.4, 1, 0.6),
+        (3, 3, 1.0, 1, 0.0),  # the first three have left
+        (3, 2, 0.0, 2, 1.0),  # two units need the oldest send gone
+        (10, 10, 0.5, 1, 0.5),
+    ],
+)
+def test_wait_time_counts_what_is_still_in_the_window(
+    rate: int, sends: int, elapsed: float, cost: int, wait: float
+) -> None:
+    clock = Clock()
+    limiter = RateLimiter(rate, monotonic=clock)
+    for _ in range(sends):
+        limiter.take("k", 1)
+    clock.now += elapsed
+    assert limiter.wait_time("k", cost) == pytest.approx(wait)
+
+
+def test_a_steady_stream_never_exceeds_the_rate_in_any_window() -> None:
+    clock = Clock()
+    limiter = RateLimiter(50, monotonic=clock)
+    departures: list[float] = []
+    for _ in range(1000):
+        wait = limiter.wait_time("k")
+        clock.now += wait
+        assert limiter.wait_time("k") == 0.0
+        limiter.take("k")
+        departures.append(clock.now)
+        clock.now += 0.001
+    for i, at in enumerate(departures):
+        inside = sum(1 for t in departures[i:] if t < at + 1.0)
+        assert inside <= 50
