@@ -4,13 +4,15 @@
 this one measures what each message costs the sending process. The sender
 (``bot.outbox.sender.run_sender``, as a worker runs it) works in this process against
 ``bench/provider.py`` in a process of its own with no rate limit, with the configured
-rate far above what it can reach, so nothing waits for a rate slot. Reported: the
+rate far above what it can reach, so nothing waits for a rate slot (``--rate 100``
+measures the sender paced as a worker is in production). Reported: the
 process CPU time per message (claim, send-time checks, the HTTP call, recording),
 after a warm-up round that is not counted.
 
     python bench/send_cpu.py --database sqlite
     python bench/send_cpu.py --database postgresql            # creates and drops send_bench
     python bench/send_cpu.py --database sqlite --profile 30   # cProfile, top 30 by own time
+    python bench/send_cpu.py --database sqlite --rate 100 --messages 2000   # paced at 100/s
 """
 
 from __future__ import annotations
@@ -73,7 +75,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         try:
             people = await seed_participants(db.url, args.participants)
             await provider.ready()
-            env = env_for(db.url, provider, TWILIO_SMS_RATE="100000")
+            env = env_for(db.url, provider, TWILIO_SMS_RATE=str(args.rate))
             services = build_services(load_settings(env))
             await fill_outbox(db.url, people, args.warm_up)
             sent = await _send_all(services, args.warm_up)  # warms caches and connections
@@ -114,6 +116,9 @@ def parser() -> argparse.ArgumentParser:
     p = cpu_parser(__doc__, participants=500)
     p.add_argument("--messages", type=int, default=3000, help="measured messages")
     p.add_argument("--warm-up", type=int, default=500, help="messages sent first, not counted")
+    p.add_argument(
+        "--rate", type=float, default=100_000, help="TWILIO_SMS_RATE (default: no real limit)"
+    )
     return p
 
 

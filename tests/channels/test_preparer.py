@@ -1,0 +1,93 @@
+"""The sender's preparer: routine rows wait a moment to be committed ``sending`` together,
+urgent ones never wait."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import event
+
+from bot.channels.base import OutboundMessage
+from bot.outbox.sender import PREPARE_MAX, URGENT_KINDS, Preparer, claim_rows
+from tests.channels.conftest import Stack
+
+GUARD = 30.0  # seconds: only so that a broken preparer fails instead of hanging
+
+
+async def _claimed(stack: Stack, kinds: list[str]) -> list[tuple[int, int]]:
+    """Queue one row per kind for one person and claim them: (id, attempts) each."""
+    person = await stack.participant()
+    for n, kind in enumerate(kinds):
+        await stack.enqueue(person, f"Message {n}.", kind)
+    rows = await claim_rows(stack.services, limit=len(kinds))
+    return [(r.id, r.attempts) for r in sorted(rows, key=lambda r: r.id)]
+
+
+@contextmanager
+def _prepares(stack: Stack) -> Iterator[list[str]]:
+    """The preparing transactions while inside: each reads its rows with one SELECT."""
+    seen: list[str] = []
+
+    def count(_conn: object, _cursor: object, sql: str, *_: object) -> None:
+        if sql.lstrip().startswith("SELECT outbox.id, outbox.participant_id"):
+            seen.append(sql)
+
+    engine = stack.services.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+
+
+async def _all(asks: list[asyncio.Task[OutboundMessage | None]]) -> list[OutboundMessage | None]:
+    return await asyncio.wait_for(asyncio.gather(*asks), GUARD)
+
+
+async def test_routine_rows_wait_for_company_and_an_urgent_one_takes_them_along(
+    stack: Stack,
+) -> None:
+    claimed = await _claimed(stack, ["flow", "flow", "scheduled", "crisis"])
+    preparer = Preparer(stack.services, linger=3600)
+    with _prepares(stack) as prepares:
+        asks = [asyncio.create_task(preparer.prepare(i, a, urgent=False)) for i, a in claimed[:3]]
+        for _ in range(5):
+            await asyncio.sleep(0)
+        assert not any(ask.done() for ask in asks)  # waiting for company
+        row_id, attempts = claimed[3]
+        asks.append(asyncio.create_task(preparer.prepare(row_id, attempts, urgent=True)))
+        messages = await _all(asks)
+    assert [m.outbox_id for m in messages if m] == [i for i, _ in claimed]
+    assert len(prepares) == 1  # one transaction for all four
+    assert (await stack.outbox_row(row_id)).status == "sending"
+
+
+async def test_an_urgent_row_is_prepared_at_once(stack: Stack) -> None:
+    [(row_id, attempts)] = await _claimed(stack, ["crisis"])
+    preparer = Preparer(stack.services, linger=3600)
+    [message] = await _all([asyncio.create_task(preparer.prepare(row_id, attempts))])
+    assert message is not None and message.outbox_id == row_id
+
+
+async def test_routine_rows_alone_go_after_the_linger(stack: Stack) -> None:
+    claimed = await _claimed(stack, ["flow", "flow"])
+    preparer = Preparer(stack.services, linger=0.01)
+    with _prepares(stack) as prepares:
+        messages = await _all(
+            [asyncio.create_task(preparer.prepare(i, a, urgent=False)) for i, a in claimed]
+        )
+    assert all(messages) and len(prepares) == 1
+
+
+async def test_a_full_batch_does_not_wait(stack: Stack) -> None:
+    claimed = await _claimed(stack, ["flow"] * PREPARE_MAX)
+    preparer = Preparer(stack.services, linger=3600)
+    asks = [asyncio.create_task(preparer.prepare(i, a, urgent=False)) for i, a in claimed]
+    assert all(await _all(asks))
+
+
+def test_crisis_opt_out_help_and_coach_replies_are_never_kept_waiting() -> None:
+    assert {"crisis", "optout", "help", "coach"} <= URGENT_KINDS
+    assert not {"flow", "scheduled"} & URGENT_KINDS
