@@ -70,17 +70,25 @@ def _all_words(catalogs: Catalogs, kind: str) -> frozenset[str]:
 def load_keywords(path: Path = KEYWORDS) -> dict[str, dict[str, list[str]]]:
     """Word lists by kind and language. YAML 1.1 reads a bare ``yes:``/``no:`` key as a
     boolean, so those are turned back into the words they were meant to be."""
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    kinds = _keywords(path.read_text(encoding="utf-8"), path.name)
+    return {kind: {lang: list(words) for lang, words in by.items()} for kind, by in kinds.items()}
+
+
+@lru_cache(maxsize=8)
+def _keywords(text: str, name: str) -> dict[str, dict[str, tuple[str, ...]]]:
+    """Parsed once per content (most of what was left of ``load_catalogs``' time);
+    callers get their own lists."""
+    data = yaml.safe_load(text)
     names = {True: "yes", False: "no"}
     kinds = {names.get(k, k): v for k, v in data.items() if isinstance(v, dict)}
     for kind, languages in kinds.items():
         for language, words in languages.items():
             if not all(isinstance(w, str) for w in words):
                 raise ValueError(
-                    f"{path.name}: {kind}/{language} has a word YAML did not read as "
+                    f"{name}: {kind}/{language} has a word YAML did not read as "
                     'text (put "yes", "no", "on" and "off" in quotes)'
                 )
-    return kinds
+    return {kind: {lang: tuple(words) for lang, words in by.items()} for kind, by in kinds.items()}
 
 
 def load_catalogs(directory: Path = TRANSLATIONS, require_reviewed: bool = False) -> Catalogs:
