@@ -9,7 +9,9 @@ from bot.i18n.catalogs import Catalogs
 
 Keyword = Literal["stop", "start", "help", "coach"]
 COMMANDS: tuple[Keyword, ...] = ("stop", "start", "help")
-_prepared: dict[int, tuple[Catalogs, dict[str, frozenset[str]]]] = {}
+# The catalog set the sets below were made from: a process has one, and holding
+# older ones would keep them alive.
+_prepared: tuple[Catalogs, dict[str, frozenset[str]]] | None = None
 
 
 def _bare(text: str) -> str:
@@ -19,15 +21,14 @@ def _bare(text: str) -> str:
 
 def _keyword_sets(catalogs: Catalogs) -> dict[str, frozenset[str]]:
     """Each kind's words in their bare form, worked out once per catalog set."""
-    cached = _prepared.get(id(catalogs))
-    if cached is not None and cached[0] is catalogs:
-        return cached[1]
+    global _prepared
+    if _prepared is not None and _prepared[0] is catalogs:
+        return _prepared[1]
     sets: dict[str, frozenset[str]] = {
         kind: frozenset(b for w in catalogs.words_for(kind) if (b := _bare(w)))
         for kind in (*COMMANDS, "coach")
     }
-    _prepared.clear()  # a process has one catalog set; holding old ones would keep them alive
-    _prepared[id(catalogs)] = (catalogs, sets)
+    _prepared = (catalogs, sets)
     return sets
 
 

@@ -100,7 +100,7 @@ class _Cached:
     report: CheckReport
 
 
-_cache: dict[Path, _Cached] = {}
+_cache: tuple[Path, _Cached] | None = None  # a server has one flows folder; tests one each
 _cache_lock: tuple[asyncio.AbstractEventLoop, asyncio.Lock] | None = None  # and its loop
 
 
@@ -132,14 +132,13 @@ def _signature(directory: Path) -> tuple[object, ...]:
 
 
 async def check_report(directory: Path) -> CheckReport:
+    global _cache
     async with _lock():
         key = await asyncio.to_thread(_signature, directory)
-        cached = _cache.get(directory)
-        if cached is None or cached.key != key:
+        if _cache is None or _cache[0] != directory or _cache[1].key != key:
             report = await asyncio.to_thread(check_directory, directory)
-            _cache.clear()  # a server has one flows folder; tests make one each
-            cached = _cache[directory] = _Cached(key, report)
-        return cached.report
+            _cache = (directory, _Cached(key, report))
+        return _cache[1].report
 
 
 def _flows_dir(request: web.Request) -> Path:
