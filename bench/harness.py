@@ -201,6 +201,7 @@ class Person:
     id: int
     phone: str
     step: int = 3  # 3: the check-in is over (or not started): start one before the next answer
+    expected: int | None = None  # messages the provider should have taken for them by now
 
 
 @dataclass
@@ -209,6 +210,8 @@ class Load:
 
     seconds: float = 0.0
     latencies: list[float] = field(default_factory=list)  # webhook round trips, seconds
+    # webhook sent to its reply taken by the provider, seconds (``drive(replies=...)``)
+    reply_latencies: list[float] = field(default_factory=list)
     statuses: Counter[int] = field(default_factory=Counter)
     errors: Counter[str] = field(default_factory=Counter)
     starts: int = 0
@@ -222,11 +225,24 @@ class Load:
         ok = sum(n for s, n in self.statuses.items() if 200 <= s < 300)
         ordered = sorted(self.latencies)
 
-        def pct(p: float) -> float | None:
+        replies = sorted(self.reply_latencies)
+
+        def pct(p: float, ordered: list[float] = ordered) -> float | None:
             if not ordered:
                 return None
             return round(ordered[min(len(ordered) - 1, int(p * len(ordered)))] * 1000, 1)
 
+        waited = (
+            {
+                "replied": len(replies),
+                "replied_per_second": round(len(replies) / self.seconds, 1),
+                "reply_p50_ms": pct(0.50, replies),
+                "reply_p90_ms": pct(0.90, replies),
+                "reply_p99_ms": pct(0.99, replies),
+            }
+            if replies
+            else {}
+        )
         return {
             "seconds": round(self.seconds, 1),
             "requests": sum(self.statuses.values()),
@@ -240,6 +256,7 @@ class Load:
             "statuses": dict(self.statuses),
             "errors": dict(self.errors),
             "flow_starts": self.starts,
+            **waited,
         }
 
 
@@ -262,11 +279,17 @@ async def drive(
     stop: asyncio.Event | None = None,
     during: Callable[[float], None] | None = None,
     rate: float | None = None,
+    replies: str | None = None,
 ) -> Load:
     """``connections`` clients answering check-ins for ``seconds``; one message at a time
-    per participant (a person reads the question before answering the next). With
-    ``rate``, messages are offered at that pace (an open loop, as phones would send them)
-    instead of as fast as the service answers."""
+    per participant. With ``rate``, messages are offered at that pace (an open loop, as
+    phones would send them) instead of as fast as the service answers.
+
+    With ``replies`` (the fake provider's URL), each client also waits until the
+    provider has taken the reply (every step of ``sleep_checkin`` sends one message,
+    its start two) before the person answers again, as a person reads the question
+    first; without it the next answer follows the webhook's 2xx, and a sender that
+    falls behind goes unseen."""
     rng = random.Random(seed)
     queue: asyncio.Queue[Person] = asyncio.Queue()
     for person in people:
@@ -278,7 +301,23 @@ async def drive(
     began = time.perf_counter()
     deadline = began + seconds
 
-    async def one_message(client: aiohttp.ClientSession, person: Person) -> None:
+    async def taken(client: aiohttp.ClientSession, person: Person) -> bool:
+        """Wait for the provider to have ``person.expected`` messages for them."""
+        assert replies is not None
+        async with client.get(
+            replies + "/_wait",
+            params={"to": person.phone, "count": str(person.expected or 0), "timeout": "25"},
+        ) as response:
+            count = int((await response.json())["count"])
+        reached = person.expected is None or count >= person.expected
+        person.expected = count
+        return reached
+
+    async def one_message(
+        client: aiohttp.ClientSession, waits: aiohttp.ClientSession | None, person: Person
+    ) -> None:
+        if waits is not None and person.expected is None:
+            await taken(waits, person)
         if restart_flows and person.step >= len(ANSWERS):
             async with client.post(
                 f"{base_url}/api/participants/{person.id}/flows",
@@ -289,6 +328,10 @@ async def drive(
                 if response.status == 202:
                     load.starts += 1
                     person.step = 0
+                    if waits is not None:
+                        person.expected = (person.expected or 0) + 2  # hello, first question
+                        if not await taken(waits, person):
+                            load.errors["no opening question within 25 s"] += 1
                 else:
                     load.errors[f"start {response.status}"] += 1
                     return
@@ -315,6 +358,12 @@ async def drive(
         if 200 <= status < 300:
             load.accepted[sid] = person.id
             person.step += 1
+            if waits is not None:
+                person.expected = (person.expected or 0) + 1
+                if await taken(waits, person):
+                    load.reply_latencies.append(time.perf_counter() - sent)
+                else:
+                    load.errors["no reply within 25 s"] += 1
         else:
             load.refused[sid] = (person.id, person.phone, body)
 
@@ -328,20 +377,27 @@ async def drive(
         if delay > 0:
             await asyncio.sleep(delay)
 
-    async def worker(client: aiohttp.ClientSession) -> None:
+    async def worker(client: aiohttp.ClientSession, waits: aiohttp.ClientSession | None) -> None:
         while time.perf_counter() < deadline and not (stop and stop.is_set()):
             if rate:
                 await wait_turn()
             person = await queue.get()
             try:
-                await one_message(client, person)
+                await one_message(client, waits, person)
             finally:
                 queue.put_nowait(person)
             if during is not None:
                 during(time.perf_counter() - began)
 
-    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as client:
-        await asyncio.gather(*(worker(client) for _ in range(connections)))
+    async with (
+        aiohttp.ClientSession(connector=connector, timeout=timeout) as client,
+        aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=connections), timeout=timeout
+        ) as waits,
+    ):
+        await asyncio.gather(
+            *(worker(client, waits if replies else None) for _ in range(connections))
+        )
     load.seconds = time.perf_counter() - began
     return load
 

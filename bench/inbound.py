@@ -4,6 +4,7 @@
     python bench/inbound.py --database sqlite
     python bench/inbound.py --database postgresql [--postgres-url postgresql+asyncpg://...]
     python bench/inbound.py --database sqlite --profile      # py-spy on the serve process
+    python bench/inbound.py --database sqlite --replies      # wait for each reply too
 
 One ``python -m bot serve`` process (scheduler and outbox sender in-process, replies
 going out to ``bench/provider.py``, a local fake Twilio) gets ``--connections``
@@ -144,7 +145,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             load_before = machine_load()
             load = await drive(
                 serve.url, people, seconds=args.seconds, connections=args.connections,
-                rate=args.rate,
+                rate=args.rate, replies=provider.url if args.replies else None,
             )  # fmt: skip
             figures["serve"] = {
                 **load.summary(),
@@ -153,6 +154,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 "machine_after": machine_load(),
             }
             figures["serve"].update(await batch_sizes(serve.url))
+            # Replies not yet at the provider when the load stopped: a sender that fell
+            # behind would make turns per second look better than a whole turn is.
+            figures["outbox_when_load_stopped"] = await outbox_settled(engine, within=0)
             if worker_sampler is not None:
                 figures["worker"] = await worker_sampler.stop()
             if profiler is not None:
@@ -198,6 +202,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--drain", type=float, default=180.0, help="seconds to wait for the outbox")
     p.add_argument("--profile", action="store_true", help="py-spy the serve process")
     p.add_argument("--worker", action="store_true", help="send from a separate worker process")
+    p.add_argument(
+        "--replies", action="store_true",
+        help="each person waits for the reply to reach the provider before answering again",
+    )  # fmt: skip
     p.add_argument("--skip-bare", action="store_true")
     p.add_argument("--keep", action="store_true", help="keep the scratch folder and database")
     p.add_argument("--env", action="append", default=[], help="NAME=value for the service")

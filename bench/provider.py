@@ -14,6 +14,9 @@ plus what a benchmark needs from outside:
   the reconciliation sweep asks about uncertain sends; it fails too in the ``500`` and
   ``drop`` modes;
 - ``GET /_count``: how many messages were taken so far (cheap, for polling);
+- ``GET /_wait?to=+44...&count=N``: answers once N messages to that number were taken
+  (or after ``timeout`` seconds, default 30) with how many were: a load generator
+  waits on it for its reply, as a person waits for the next question;
 - ``GET /_stats``: counts by outcome, by outbox id (from the status callback URL) and
   the arrival times of the accepted messages, for the benchmark to check and time.
 """
@@ -51,6 +54,9 @@ class BenchTwilio(FakeTwilio):
         self._counted = 0  # requests already looked at by ``_count``
         self._accepted = 0
         self.app.router.add_post("/_mode", self._set_mode)
+        self.app.router.add_get("/_wait", self._wait)
+        self._taken: Counter[str] = Counter()  # messages taken, by recipient
+        self._waiters: dict[str, list[tuple[int, asyncio.Future[None]]]] = {}
 
     def next_answer(self) -> str | None:
         scripted = super().next_answer()
@@ -73,7 +79,35 @@ class BenchTwilio(FakeTwilio):
                     headers={"Retry-After": "1"},
                 )
             self._window.append(now)
-        return await super()._messages(request)
+        response = await super()._messages(request)
+        if response.status == 201:  # the form is read once: this is aiohttp's cached copy
+            self._took(str((await request.post()).get("To", "")))
+        return response
+
+    def _took(self, to: str) -> None:
+        self._taken[to] += 1
+        waiters = self._waiters.get(to)
+        if not waiters:
+            return
+        count = self._taken[to]
+        still = []
+        for wanted, future in waiters:
+            if count >= wanted:
+                if not future.done():
+                    future.set_result(None)
+            else:
+                still.append((wanted, future))
+        self._waiters[to] = still
+
+    async def _wait(self, request: web.Request) -> web.Response:
+        to = request.query["to"]
+        wanted = int(request.query.get("count", "0"))
+        if self._taken[to] < wanted:
+            future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            self._waiters.setdefault(to, []).append((wanted, future))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(future, float(request.query.get("timeout", "30")))
+        return web.json_response({"count": self._taken[to]})
 
     async def _count(self, request: web.Request) -> web.Response:
         """How many messages were taken so far: cheap enough to poll while measuring (the

@@ -698,8 +698,11 @@ async def _sweep_stale(services: Services) -> None:
         log.exception("stale outbox sweep failed; trying again later")
 
 
-async def run_sender(services: Services, stop: asyncio.Event, wake: asyncio.Event) -> None:
-    """Send until ``stop`` is set; ``wake`` is poked when new rows are committed.
+async def run_sender(
+    services: Services, stop: asyncio.Event, wake: asyncio.Event, poll: float = 1.0
+) -> None:
+    """Send until ``stop`` is set; ``wake`` is poked when new rows are committed, and
+    with nothing to send it looks again every ``poll`` seconds anyway.
 
     The next batch is claimed while the current one is still going out, so the rate
     slots never wait for a claim; at most about ``BATCH + REFILL_BELOW`` rows wait in
@@ -718,6 +721,9 @@ async def run_sender(services: Services, stop: asyncio.Event, wake: asyncio.Even
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(pipeline.progress.wait(), timeout=0.5)
                 continue
+            # Cleared before the claim, not after: rows committed while the claim looks
+            # set it again, and are claimed at once instead of at the next poll.
+            wake.clear()
             try:
                 share_limits(services)
                 rows = await claim_rows(services)
@@ -727,8 +733,7 @@ async def run_sender(services: Services, stop: asyncio.Event, wake: asyncio.Even
             if rows:
                 pipeline.add(rows)
                 continue
-            wake.clear()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(wake.wait(), timeout=1.0)
+                await asyncio.wait_for(wake.wait(), timeout=poll)
     finally:
         await pipeline.close(drain=False)

@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from bot.host.outbox import enqueue
 from bot.outbox import sender as sender_module
@@ -131,3 +131,42 @@ async def test_a_claim_left_by_a_dead_worker_is_sent_without_a_restart(
     await asyncio.wait_for(sender, timeout=30)
     assert [r.form["Body"] for r in stack.twilio.requests] == ["Left claimed."]
     assert [r.status for r in await stack.outbox()] == ["sent"]
+
+
+async def test_rows_committed_while_the_sender_looks_are_sent_without_waiting_for_the_poll(
+    make_stack: StackFactory,
+) -> None:
+    """The wake-up that comes while the sender's claim is running is not lost: the row
+    is sent at once, not at the next poll (an hour here, so a lost wake-up fails)."""
+    stack = await make_stack(twilio_sms_rate=200.0)
+    person = await stack.participant()
+    later = stack.clock.now() + timedelta(minutes=1)
+    async with stack.services.sessions() as db, db.begin():
+        enqueue(
+            db, person, "Due in a minute.", now=stack.clock.now(), kind="coach", not_before=later
+        )
+    claims = 0
+
+    def during_a_claim(conn: object, cursor: object, statement: str, *args: object) -> None:
+        nonlocal claims
+        if statement.startswith("WITH due AS"):
+            claims += 1
+            if claims == 1:  # the row falls due and is "committed" while this claim looks
+                stack.clock.advance(timedelta(minutes=1))
+                stack.services.outbox_wake.set()
+
+    engine = stack.services.engine.sync_engine
+    event.listen(engine, "after_cursor_execute", during_a_claim)
+    stop = asyncio.Event()
+    sender = asyncio.create_task(
+        run_sender(stack.services, stop, stack.services.outbox_wake, poll=3600)
+    )
+    try:
+        await _until(lambda: _idle(stack), tries=200)
+    finally:
+        event.remove(engine, "after_cursor_execute", during_a_claim)
+        stop.set()
+        stack.services.outbox_wake.set()
+        await asyncio.wait_for(sender, timeout=30)
+    assert claims >= 2
+    assert [r.form["Body"] for r in stack.twilio.requests] == ["Due in a minute."]
