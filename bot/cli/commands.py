@@ -14,6 +14,7 @@ from bot.cli import staff
 from bot.config import load_settings
 from bot.host.services import build_services
 from bot.logs import configure_logging
+from bot.outbox.wake import can_notify, listen_for_wakes, relay_wakes
 from bot.store.migrate import upgrade
 
 
@@ -59,8 +60,13 @@ async def _serve(settings: object) -> int:
     from bot.authoring.library import poll_library, refresh_library
 
     await refresh_library(services)  # run the published flow versions (issue 7)
+    background: list[asyncio.Task[None]] = []
     if not settings.run_workers_in_process:  # no scheduler here to poll for publishes
-        reloader = asyncio.create_task(poll_library(services))
+        background.append(asyncio.create_task(poll_library(services)))
+        if can_notify(services.engine):  # and no sender here: wake the worker's
+            background.append(
+                asyncio.create_task(relay_wakes(services.engine, services.outbox_wake))
+            )
     if settings.seed_demo:
         password = await seed_demo(services)
         if password:
@@ -72,9 +78,8 @@ async def _serve(settings: object) -> int:
     await site.start()
     print(f"Rethink Check-ins on http://localhost:{settings.port}/simulator", flush=True)
     await _until_signal(signalled)
-    if not settings.run_workers_in_process:
-        reloader.cancel()
     await runner.cleanup()  # stops taking requests, finishes in-flight ones
+    await _cancel(background)
     return 0
 
 
@@ -91,10 +96,16 @@ async def _worker(settings: object) -> int:
     await refresh_library(services)  # then the scheduler's flows_reload job keeps it fresh
     stop = asyncio.Event()
     sender = asyncio.create_task(run_sender(services, stop, services.outbox_wake))
+    listener: list[asyncio.Task[None]] = []
+    if can_notify(services.engine):  # web processes wake this sender at once
+        listener.append(
+            asyncio.create_task(listen_for_wakes(services.engine, services.outbox_wake))
+        )
     scheduler = build_scheduler(services)
     scheduler.start()
     print("worker running: scheduler and outbox sender", flush=True)
     await _until_signal(signalled)
+    await _cancel(listener)
     scheduler.shutdown(wait=False)
     stop.set()
     services.outbox_wake.set()
@@ -102,6 +113,14 @@ async def _worker(settings: object) -> int:
         await asyncio.wait_for(sender, timeout=20)
     await services.close()
     return 0
+
+
+async def _cancel(tasks: list[asyncio.Task[None]]) -> None:
+    for task in tasks:
+        task.cancel()
+    for task in tasks:
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 def _signal_event() -> asyncio.Event:

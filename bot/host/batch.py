@@ -250,7 +250,7 @@ async def process_batch(
     """Store and process what can go together; None marks a message left for one-by-one."""
     locks: list[asyncio.Lock] = []
     try:
-        async with services.sessions() as db, db.begin():
+        async with services.write_turn(), services.sessions() as db, db.begin():
             await _take_write_lock(db)
             who = await _participants(db, messages)
             waiting = await _waiting(db, {p.id for p in who.values()})

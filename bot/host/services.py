@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections import defaultdict
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -94,10 +96,21 @@ class Services:
         default_factory=lambda: defaultdict(asyncio.Lock)
     )
     intake: Intake | None = None  # batches webhooks (bot.host.intake); made by the web app
+    _writer: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     def participant_lock(self, participant_id: int) -> asyncio.Lock:
         """In-process lock; the database row lock serialises across processes."""
         return self._locks[participant_id]
+
+    def write_turn(self) -> AbstractAsyncContextManager[Any]:
+        """Hold around a write transaction that contends all the time (the intake's
+        batches, the sender's). SQLite has one writer, and its busy handler sleeps in
+        steps of up to 100 ms, so the intake's next batch, always ready, won the lock
+        again and again while the sender waited. Here they take turns, first come first
+        served. PostgreSQL locks rows, not the database: nothing is held there."""
+        if self.engine.dialect.name == "sqlite":
+            return self._writer
+        return contextlib.nullcontext()
 
     def start_intake(self) -> None:
         """Batch webhooks from now on (unless ``INBOUND_BATCH`` is 1)."""

@@ -86,7 +86,7 @@ async def claim_rows(
 ) -> list[Row[tuple[int, str, str, str, int]]]:
     """Mark up to ``limit`` due rows as ours; SKIP LOCKED keeps other workers off them."""
     now = services.clock.now()
-    async with services.sessions() as db, db.begin():
+    async with services.write_turn(), services.sessions() as db, db.begin():
         due = (
             select(OutboxMessage.id)
             .where(OutboxMessage.status == "pending", OutboxMessage.not_before <= now)
@@ -133,7 +133,7 @@ async def prepare_many(
     """
     now = services.clock.now()
     ids = [row_id for row_id, _ in claims]
-    async with services.sessions() as db, db.begin():
+    async with services.write_turn(), services.sessions() as db, db.begin():
         rows = {
             r.id: r
             for r in await db.scalars(select(OutboxMessage).where(OutboxMessage.id.in_(ids)))
@@ -346,7 +346,7 @@ async def record_sent(services: Services, sent: Sequence[Sent]) -> None:
         for s in sent
     ]
     ids = [s.provider_id for s in (x.result for x in sent) if s.provider_id]
-    async with services.sessions() as db, db.begin():
+    async with services.write_turn(), services.sessions() as db, db.begin():
         connection = await db.connection()
         await connection.execute(statement, params)
         early = (
@@ -537,7 +537,7 @@ async def _release(services: Services, row_ids: list[int], not_before: datetime 
     (so a recipient's later messages do not overtake one that must wait)."""
     if not row_ids:
         return
-    async with services.sessions() as db, db.begin():
+    async with services.write_turn(), services.sessions() as db, db.begin():
         later = (
             case(
                 (OutboxMessage.not_before < not_before, not_before), else_=OutboxMessage.not_before

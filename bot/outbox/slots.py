@@ -35,6 +35,8 @@ import logging
 import time
 from collections import defaultdict
 from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
+from typing import Any
 
 from sqlalchemy import case, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -77,10 +79,12 @@ class DbSlots:
         wall: Callable[[], float] = time.time,
         margin: float = DEFAULT_MARGIN,
         waits_here: bool = False,
+        turn: Callable[[], AbstractAsyncContextManager[Any]] = contextlib.nullcontext,
     ) -> None:
         if not 0 < margin <= 1:
             raise ValueError("margin must be in (0, 1]")
         self._sessions = sessions
+        self._turn = turn  # ``Services.write_turn``: SQLite's writers take turns
         self._prefix = prefix
         self._wall = wall
         self._margin = margin
@@ -111,7 +115,7 @@ class DbSlots:
         """Atomically set ``next_at = max(next_at, floor) + seconds``; returns the new value."""
         name = self._name(key)
         try:
-            async with self._sessions() as db, db.begin():
+            async with self._turn(), self._sessions() as db, db.begin():
                 await self._ensure(db, name, floor)
                 later = case((SendSlot.next_at > floor, SendSlot.next_at), else_=floor)
                 result = await db.execute(
@@ -241,6 +245,7 @@ def share_limits(services: Services) -> None:
                     f"{channel.name}.{attribute}",
                     margin=margin,
                     waits_here=len(limiters) == 1,
+                    turn=services.write_turn,
                 )
 
 

@@ -1,0 +1,97 @@
+"""A web process wakes the sender in a worker process through PostgreSQL (LISTEN/NOTIFY).
+
+Two engines stand for the two processes. The waits below are bounds for failing, not
+timings: the sender's own poll would find the rows anyway, a second later.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.outbox.wake import CHANNEL, can_notify, listen_for_wakes, relay_wakes
+from bot.store.db import make_engine
+from tests.conftest import PG_URL
+
+pytestmark = pytest.mark.skipif(not PG_URL, reason="LISTEN/NOTIFY needs PostgreSQL")
+BOUND = 10.0  # seconds before a missing wake-up fails the test
+
+
+@pytest.fixture
+async def engines() -> AsyncIterator[tuple[AsyncEngine, AsyncEngine]]:
+    assert PG_URL is not None
+    web, worker = make_engine(PG_URL), make_engine(PG_URL)
+    yield web, worker
+    await web.dispose()
+    await worker.dispose()
+
+
+async def _running(*coroutines: object) -> list[asyncio.Task[None]]:
+    return [asyncio.create_task(c) for c in coroutines]  # type: ignore[arg-type]
+
+
+async def _stop(tasks: list[asyncio.Task[None]]) -> None:
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def _listening(worker_wake: asyncio.Event) -> None:
+    """The listener wakes the sender once it listens (for what it may have missed)."""
+    await asyncio.wait_for(worker_wake.wait(), BOUND)
+    worker_wake.clear()
+
+
+async def test_a_commit_in_the_web_process_wakes_the_worker_sender(
+    engines: tuple[AsyncEngine, AsyncEngine],
+) -> None:
+    web, worker = engines
+    assert can_notify(web)
+    web_wake, worker_wake = asyncio.Event(), asyncio.Event()
+    tasks = await _running(listen_for_wakes(worker, worker_wake), relay_wakes(web, web_wake))
+    try:
+        await _listening(worker_wake)
+        for _ in range(3):  # each wake-up arrives, not only the first
+            web_wake.set()
+            await asyncio.wait_for(worker_wake.wait(), BOUND)
+            worker_wake.clear()
+    finally:
+        await _stop(tasks)
+
+
+async def test_the_listener_comes_back_after_its_connection_is_killed(
+    engines: tuple[AsyncEngine, AsyncEngine],
+) -> None:
+    web, worker = engines
+    web_wake, worker_wake = asyncio.Event(), asyncio.Event()
+    tasks = await _running(
+        listen_for_wakes(worker, worker_wake, check=0.2), relay_wakes(web, web_wake)
+    )
+    try:
+        await _listening(worker_wake)
+        async with web.connect() as conn:
+            killed = await conn.scalar(
+                text(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                    "WHERE pid <> pg_backend_pid() AND query = :listen"
+                ),
+                {"listen": f'LISTEN "{CHANNEL}"'},
+            )
+        assert killed == 1
+        await _listening(worker_wake)  # reconnected: it wakes the sender once
+        web_wake.set()
+        await asyncio.wait_for(worker_wake.wait(), BOUND)
+    finally:
+        await _stop(tasks)
+
+
+async def test_sqlite_has_no_channel_between_processes(sqlite_url: str) -> None:
+    engine = make_engine(sqlite_url)
+    try:
+        assert not can_notify(engine)
+    finally:
+        await engine.dispose()
