@@ -7,7 +7,8 @@ timings: the sender's own poll would find the rows anyway, a second later.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
+from typing import Any
 
 import pytest
 from sqlalchemy import text
@@ -30,8 +31,8 @@ async def engines() -> AsyncIterator[tuple[AsyncEngine, AsyncEngine]]:
     await worker.dispose()
 
 
-async def _running(*coroutines: object) -> list[asyncio.Task[None]]:
-    return [asyncio.create_task(c) for c in coroutines]  # type: ignore[arg-type]
+def _running(*coroutines: Coroutine[Any, Any, None]) -> list[asyncio.Task[None]]:
+    return [asyncio.create_task(c) for c in coroutines]
 
 
 async def _stop(tasks: list[asyncio.Task[None]]) -> None:
@@ -52,7 +53,7 @@ async def test_a_commit_in_the_web_process_wakes_the_worker_sender(
     web, worker = engines
     assert can_notify(web)
     web_wake, worker_wake = asyncio.Event(), asyncio.Event()
-    tasks = await _running(listen_for_wakes(worker, worker_wake), relay_wakes(web, web_wake))
+    tasks = _running(listen_for_wakes(worker, worker_wake), relay_wakes(web, web_wake))
     try:
         await _listening(worker_wake)
         for _ in range(3):  # each wake-up arrives, not only the first
@@ -68,9 +69,7 @@ async def test_the_listener_comes_back_after_its_connection_is_killed(
 ) -> None:
     web, worker = engines
     web_wake, worker_wake = asyncio.Event(), asyncio.Event()
-    tasks = await _running(
-        listen_for_wakes(worker, worker_wake, check=0.2), relay_wakes(web, web_wake)
-    )
+    tasks = _running(listen_for_wakes(worker, worker_wake, check=0.2), relay_wakes(web, web_wake))
     try:
         await _listening(worker_wake)
         async with web.connect() as conn:
