@@ -35,6 +35,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Row, bindparam, case, func, literal, or_, select, update
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.channels.base import OutboundMessage, SendResult
@@ -47,6 +48,7 @@ from bot.outbox.consequences import after_permanent_failure
 from bot.outbox.delivery import OPEN, adopt_statuses
 from bot.outbox.quiet import LastSession, deferred_until, last_sessions
 from bot.outbox.slots import share_holds, share_limits
+from bot.store.db import sqlite_busy_code
 from bot.store.models import OutboxMessage, Participant, User
 from bot.store.models.channels import DeliveryStatus
 
@@ -57,6 +59,7 @@ STALE_CLAIM = timedelta(minutes=5)
 # A row whose send raised, or another worker's claim when that worker died, would
 # otherwise wait for the next sender start; every process sweeps them this often.
 STALE_SWEEP_SECONDS = 60.0
+CLAIM_ATTEMPTS = 4  # a claim SQLite refused at once is tried again (``sqlite_busy_code``)
 CLOSE_ATTEMPTS = 3  # the sender's last recording of sent rows, before it gives up
 UNCONFIGURED_RETRY = timedelta(minutes=5)
 # Crisis and opt-out replies first, then coach replies, then the rest.
@@ -84,7 +87,25 @@ async def claim(services: Services, limit: int = BATCH) -> list[int]:
 async def claim_rows(
     services: Services, limit: int = BATCH
 ) -> list[Row[tuple[int, str, str, str, int]]]:
-    """Mark up to ``limit`` due rows as ours; SKIP LOCKED keeps other workers off them."""
+    """Mark up to ``limit`` due rows as ours; SKIP LOCKED keeps other workers off them.
+
+    One statement that changes nothing when it fails, so a refusal from a busy SQLite
+    is tried again here, after a short pause, instead of failing the batch (seen once
+    in CI with three senders in one process).
+    """
+    for attempt in range(1, CLAIM_ATTEMPTS):
+        try:
+            return await _claim_once(services, limit)
+        except OperationalError as exc:
+            code = sqlite_busy_code(exc)
+            if code is None:
+                raise
+            log.warning("outbox claim refused by a busy database", extra={"code": code})
+            await asyncio.sleep(0.02 * attempt)
+    return await _claim_once(services, limit)
+
+
+async def _claim_once(services: Services, limit: int) -> list[Row[tuple[int, str, str, str, int]]]:
     now = services.clock.now()
     async with services.write_turn(), services.sessions() as db, db.begin():
         due = (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from typing import Any
 
 from sqlalchemy import event
@@ -36,6 +37,20 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
     kwargs.setdefault("max_overflow", 10)
     kwargs.setdefault("pool_pre_ping", True)
     return create_async_engine(url, **kwargs)
+
+
+def sqlite_busy_code(exc: BaseException) -> int | None:
+    """SQLite's extended code when it refused with "database is locked", else None.
+
+    Its busy handler waits out another writer, but a connection whose read snapshot is
+    stale is refused at once (SQLITE_BUSY_SNAPSHOT, 517): the caller may try again.
+    """
+    orig = getattr(exc, "orig", exc)
+    if isinstance(orig, sqlite3.OperationalError):
+        code = getattr(orig, "sqlite_errorcode", None)
+        if isinstance(code, int) and code & 0xFF == sqlite3.SQLITE_BUSY:
+            return code
+    return None
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import sqlite3
 from datetime import timedelta
 
+import pytest
+
 from bot.host.outbox import enqueue
-from bot.outbox.sender import claim, recover_stale, send_due
+from bot.outbox.sender import claim, claim_rows, recover_stale, send_due
 from bot.store.models import OutboxMessage
 from tests.channels.conftest import Stack
 
@@ -59,3 +63,27 @@ async def test_two_senders_at_once_send_each_message_once(stack: Stack) -> None:
     recipients = [r.form["To"] for r in stack.twilio.requests]
     assert len(recipients) == 12 == len(set(recipients))
     assert {r.status for r in await stack.outbox()} == {"sent"}
+
+
+async def test_a_claim_sqlite_refuses_at_once_is_tried_again(
+    stack: Stack, caplog: pytest.LogCaptureFixture
+) -> None:
+    if stack.services.engine.dialect.name != "sqlite":
+        pytest.skip("SQLite's own refusal")
+    [row_id] = await _queue(stack, 1)
+    # The pool's one connection stops waiting for the write lock, so SQLite refuses at
+    # once, as it does when a snapshot is stale; another writer holds the lock for 30 ms.
+    async with stack.services.engine.connect() as connection:
+        await connection.exec_driver_sql("PRAGMA busy_timeout=0")
+    blocker = sqlite3.connect(str(stack.services.engine.url.database), isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")
+    release = asyncio.get_running_loop().call_later(0.03, blocker.rollback)
+    try:
+        with caplog.at_level(logging.WARNING, logger="bot.outbox.sender"):
+            rows = await claim_rows(stack.services)
+    finally:
+        release.cancel()
+        blocker.close()
+    assert [r.id for r in rows] == [row_id]
+    refusals = [r for r in caplog.records if r.getMessage().startswith("outbox claim refused")]
+    assert refusals and {getattr(r, "code", None) for r in refusals} == {sqlite3.SQLITE_BUSY}
