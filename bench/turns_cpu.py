@@ -11,6 +11,7 @@ does.
     python bench/turns_cpu.py --database sqlite
     python bench/turns_cpu.py --database postgresql           # creates and drops turns_bench
     python bench/turns_cpu.py --database sqlite --profile 30  # cProfile, top 30 by own time
+    python bench/turns_cpu.py --database sqlite --earlier 1000000  # a table a year old
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from sqlalchemy import text
 
 from bench.harness import (
     Database,
@@ -65,6 +68,25 @@ async def _start_all(services: Services, ids: list[int]) -> None:
             await start_flow(services, db, participant, "sleep_checkin", trigger="bench")
 
 
+async def _earlier_messages(services: Services, count: int) -> None:
+    """``count`` processed messages from before: the inbound table of a service that has
+    been running (a region's weekly check-ins add millions a year)."""
+    if services.engine.dialect.name == "sqlite":
+        numbers = (
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < :count) "
+        )
+        source, at = "FROM n", "'2026-01-01 00:00:00.000000'"
+    else:
+        numbers, source, at = "", "FROM generate_series(1, :count) AS n(i)", "now()"
+    statement = text(
+        f"{numbers}INSERT INTO inbound_messages (channel, provider_id, sender, media_count, "
+        f"received_at, processed_at, outcome) SELECT 'sms', 'SMearlier' || i, '+440', 0, "
+        f"{at}, {at}, 'flow' {source}"
+    )
+    async with services.engine.begin() as connection:
+        await connection.execute(statement, {"count": count})
+
+
 async def _round(services: Services, phones: list[str], batch: int, text: str) -> int:
     """Every participant answers once, ``batch`` at a time; the turns actually batched."""
     batched = 0
@@ -77,13 +99,16 @@ async def _round(services: Services, phones: list[str], batch: int, text: str) -
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     figures: dict[str, Any] = {"engine": args.database, "participants": args.participants,
-                               "batch": args.batch, "rounds": args.rounds}  # fmt: skip
+                               "batch": args.batch, "rounds": args.rounds,
+                               "earlier_messages": args.earlier}  # fmt: skip
     async with scratch() as folder:
         db = await Database.create(args.database, folder, args.postgres_url, "turns_bench")
         settings = Settings(database_url=db.url, run_workers_in_process=False, seed_demo=False)
         services = build_services(settings, channels={})
         try:
             ids = await seed_participants(db.url, args.participants)
+            if args.earlier:
+                await _earlier_messages(services, args.earlier)
             phones = [phone_of(i) for i in range(len(ids))]
             turns = batched = 0
             cpu = wall = 0.0
@@ -122,6 +147,7 @@ def parser() -> argparse.ArgumentParser:
     p = cpu_parser(__doc__, participants=320)
     p.add_argument("--batch", type=int, default=32, help="messages per batch (the connections)")
     p.add_argument("--rounds", type=int, default=4, help="whole check-ins; the first is warm-up")
+    p.add_argument("--earlier", type=int, default=0, help="messages in the table before the run")
     return p
 
 

@@ -24,7 +24,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import bindparam, func, insert, or_, select, update
+from sqlalchemy import Select, bindparam, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.channels.base import InboundMessage
@@ -151,12 +151,20 @@ def _keys_of(participant: Participant) -> Iterable[SenderKey]:
     yield "simulator", str(participant.id)
 
 
-async def _stored(db: AsyncSession, messages: list[InboundMessage]) -> set[SenderKey]:
-    """(channel, provider id) pairs already in the database: duplicates."""
-    ids = {provider_key(m) for m in messages}
-    rows = await db.execute(
-        select(InboundRow.channel, InboundRow.provider_id).where(InboundRow.provider_id.in_(ids))
+def stored_query(messages: list[InboundMessage]) -> Select[tuple[str, str]]:
+    """Both columns of the unique index, channel first: with the provider id alone the
+    index cannot be searched, and every batch read the whole table (seen in the query
+    plans of both engines; the inbound rate fell as the table grew)."""
+    return select(InboundRow.channel, InboundRow.provider_id).where(
+        InboundRow.channel.in_({m.channel for m in messages}),
+        InboundRow.provider_id.in_({provider_key(m) for m in messages}),
     )
+
+
+async def _stored(db: AsyncSession, messages: list[InboundMessage]) -> set[SenderKey]:
+    """(channel, provider id) pairs already in the database: duplicates (the caller
+    looks up exact pairs, so a pair of one message's channel and another's id is harmless)."""
+    rows = await db.execute(stored_query(messages))
     return {(channel, provider_id) for channel, provider_id in rows}
 
 

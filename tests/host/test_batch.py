@@ -29,7 +29,7 @@ from bot.store.models import Answer, Escalation, FlowSession, OutboxMessage, Par
 from bot.store.models import InboundMessage as InboundRow
 from bot.telemetry import REGISTRY
 from bot.web.webhooks.common import accept
-from tests.conftest import make_settings
+from tests.conftest import START, make_settings
 from tests.host.helpers import make_participant
 
 _sids = itertools.count(1)
@@ -252,3 +252,41 @@ async def test_a_batch_of_one_means_no_intake(database_url: str) -> None:
     one.start_intake()
     assert one.intake is None and load_settings({}).inbound_batch == 64
     await one.close()
+
+
+async def test_the_duplicate_check_searches_the_unique_index(database_url: str) -> None:
+    """Not a scan of every message ever received: the table grows by millions a year."""
+    from sqlalchemy import text
+
+    from bot.host.batch import stored_query
+    from bot.store.db import make_engine
+
+    messages = [
+        InboundMessage(
+            channel=channel,
+            provider_id=f"SM{n}",
+            sender="+447700900001",
+            text="7",
+            received_at=START,
+        )
+        for n, channel in enumerate(("sms", "whatsapp", "sms"))
+    ]
+    engine = make_engine(database_url)
+    try:
+        query = stored_query(messages).compile(
+            dialect=engine.dialect, compile_kwargs={"literal_binds": True}
+        )
+        async with engine.connect() as connection:
+            if engine.dialect.name == "sqlite":
+                rows = await connection.execute(text(f"EXPLAIN QUERY PLAN {query}"))
+                plan = " ".join(str(row[-1]) for row in rows)
+                assert "SEARCH inbound_messages" in plan and "provider_id=?" in plan, plan
+            else:
+                await connection.execute(text("SET LOCAL enable_seqscan = off"))
+                rows = await connection.execute(text(f"EXPLAIN {query}"))
+                plan = " ".join(str(row[0]) for row in rows)
+                # The leading column in the condition: the index is searched, not read through.
+                condition = plan.partition("Index Cond")[2]
+                assert "channel" in condition and "provider_id" in condition, plan
+    finally:
+        await engine.dispose()
