@@ -34,7 +34,19 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, bindparam, case, func, literal, or_, select, update
+from sqlalchemy import (
+    Integer,
+    Row,
+    Table,
+    Update,
+    bindparam,
+    case,
+    func,
+    literal,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -105,33 +117,42 @@ async def claim_rows(
     return await _claim_once(services, limit)
 
 
-async def _claim_once(services: Services, limit: int) -> list[Row[tuple[int, str, str, str, int]]]:
-    now = services.clock.now()
-    async with services.write_turn(), services.sessions() as db, db.begin():
+_OUTBOX: Table = OutboxMessage.__table__  # type: ignore[assignment]
+_claims: dict[str, Update] = {}
+
+
+def _claim_statement(dialect: str) -> Update:
+    """Built once per dialect: a statement object keeps its cache key, so each claim
+    skips generating it (a walk of the whole statement, CTE included)."""
+    if dialect not in _claims:
+        now = bindparam("now", type_=_OUTBOX.c.claimed_at.type)
         due = (
-            select(OutboxMessage.id)
-            .where(OutboxMessage.status == "pending", OutboxMessage.not_before <= now)
-            .order_by(OutboxMessage.not_before, OutboxMessage.id)
-            .limit(limit)
+            select(_OUTBOX.c.id)
+            .where(_OUTBOX.c.status == "pending", _OUTBOX.c.not_before <= now)
+            .order_by(_OUTBOX.c.not_before, _OUTBOX.c.id)
+            .limit(bindparam("limit", type_=Integer))
         )
-        if db.bind.dialect.name == "postgresql":
+        if dialect == "postgresql":
             due = due.with_for_update(skip_locked=True)
         # Materialised: as IN (subquery) PostgreSQL may re-run the locking subquery per row
         # and claim far more than ``limit`` rows.
         chosen = due.cte("due").prefix_with("MATERIALIZED", dialect="postgresql")
-        result = await db.execute(
-            update(OutboxMessage)
-            .where(OutboxMessage.id == chosen.c.id, OutboxMessage.status == "pending")
-            .values(status="claimed", claimed_at=now, attempts=OutboxMessage.attempts + 1)
+        _claims[dialect] = (
+            update(_OUTBOX)
+            .where(_OUTBOX.c.id == chosen.c.id, _OUTBOX.c.status == "pending")
+            .values(status="claimed", claimed_at=now, attempts=_OUTBOX.c.attempts + 1)
             .returning(
-                OutboxMessage.id,
-                OutboxMessage.kind,
-                OutboxMessage.to,
-                OutboxMessage.channel,
-                OutboxMessage.attempts,
+                _OUTBOX.c.id, _OUTBOX.c.kind, _OUTBOX.c.to, _OUTBOX.c.channel, _OUTBOX.c.attempts
             )
-            .execution_options(synchronize_session=False)
         )
+    return _claims[dialect]
+
+
+async def _claim_once(services: Services, limit: int) -> list[Row[tuple[int, str, str, str, int]]]:
+    now = services.clock.now()
+    async with services.write_turn(), services.sessions() as db, db.begin():
+        statement = _claim_statement(db.bind.dialect.name)
+        result = await db.execute(statement, {"now": now, "limit": limit})
         return list(result.all())
 
 
@@ -335,6 +356,20 @@ class Sent:
     at: datetime
 
 
+_STILL_OPEN = or_(*(_OUTBOX.c.status == literal(status) for status in sorted(OPEN)))
+RECORD_SENT = (  # built once, like the claim
+    update(_OUTBOX)
+    .where(_OUTBOX.c.id == bindparam("row_id"))
+    .values(
+        status=case((_STILL_OPEN, bindparam("new_status")), else_=_OUTBOX.c.status),
+        error=case((_STILL_OPEN, None), else_=_OUTBOX.c.error),
+        provider_id=bindparam("provider_id"),
+        sent_at=func.coalesce(_OUTBOX.c.sent_at, bindparam("at")),
+        segments=bindparam("segments"),
+    )
+)
+
+
 async def record_sent(services: Services, sent: Sequence[Sent]) -> None:
     """Record successful sends in one transaction: one executemany UPDATE for the batch.
 
@@ -343,19 +378,6 @@ async def record_sent(services: Services, sent: Sequence[Sent]) -> None:
     """
     if not sent:
         return
-    table: Any = OutboxMessage.__table__
-    still_open = or_(*(table.c.status == literal(status) for status in sorted(OPEN)))
-    statement = (
-        update(table)
-        .where(table.c.id == bindparam("row_id"))
-        .values(
-            status=case((still_open, bindparam("new_status")), else_=table.c.status),
-            error=case((still_open, None), else_=table.c.error),
-            provider_id=bindparam("provider_id"),
-            sent_at=func.coalesce(table.c.sent_at, bindparam("at")),
-            segments=bindparam("segments"),
-        )
-    )
     params = [
         {
             "row_id": s.row_id,
@@ -369,7 +391,7 @@ async def record_sent(services: Services, sent: Sequence[Sent]) -> None:
     ids = [s.provider_id for s in (x.result for x in sent) if s.provider_id]
     async with services.write_turn(), services.sessions() as db, db.begin():
         connection = await db.connection()
-        await connection.execute(statement, params)
+        await connection.execute(RECORD_SENT, params)
         early = (
             set(
                 await db.scalars(

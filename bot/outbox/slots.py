@@ -38,7 +38,7 @@ from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
-from sqlalchemy import case, select, update
+from sqlalchemy import Float, Table, bindparam, case, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import SQLAlchemyError
@@ -50,6 +50,18 @@ from bot.host.services import Services
 from bot.store.models.channels import SendSlot
 
 log = logging.getLogger(__name__)
+_SLOTS: Table = SendSlot.__table__  # type: ignore[assignment]
+_FLOOR = bindparam("floor", type_=Float)
+# Built once: a statement object keeps its cache key, so each push skips generating it.
+PUSH = (
+    update(_SLOTS)
+    .where(_SLOTS.c.key == bindparam("slot"))
+    .values(
+        next_at=case((_SLOTS.c.next_at > _FLOOR, _SLOTS.c.next_at), else_=_FLOOR)
+        + bindparam("seconds", type_=Float)
+    )
+    .returning(_SLOTS.c.next_at)
+)
 LIMITERS = ("limiter", "per_chat", "overall")  # the RateLimiter attributes of our channels
 UNAVAILABLE_RETRY = 5.0
 DEFAULT_MARGIN = 0.98
@@ -117,14 +129,7 @@ class DbSlots:
         try:
             async with self._turn(), self._sessions() as db, db.begin():
                 await self._ensure(db, name, floor)
-                later = case((SendSlot.next_at > floor, SendSlot.next_at), else_=floor)
-                result = await db.execute(
-                    update(SendSlot)
-                    .where(SendSlot.key == name)
-                    .values(next_at=later + seconds)
-                    .returning(SendSlot.next_at)
-                    .execution_options(synchronize_session=False)
-                )
+                result = await db.execute(PUSH, {"slot": name, "floor": floor, "seconds": seconds})
                 return float(result.scalar_one())
         except SQLAlchemyError as exc:
             # Nothing was sent: the row goes back to pending and is tried again.
