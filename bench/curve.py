@@ -22,12 +22,16 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bot.reports.svg import ANSWERED, FONT, MISSED, OTHER  # noqa: E402
+
 TARGET_MS = 50.0  # issue 9: p99 under 50 ms
-LINES = (  # (figure, label, colour, dashed)
-    ("p50_ms", "webhook p50", "#005eb8", False),
-    ("p99_ms", "webhook p99", "#005eb8", True),
-    ("reply_p50_ms", "reply at provider p50", "#ed8b00", False),
-    ("reply_p99_ms", "reply at provider p99", "#ed8b00", True),
+LINES = (  # (figure, label, colour, dashed): the reports' colour pair
+    ("p50_ms", "webhook p50", ANSWERED, False),
+    ("p99_ms", "webhook p99", ANSWERED, True),
+    ("reply_p50_ms", "reply at provider p50", MISSED, False),
+    ("reply_p99_ms", "reply at provider p99", MISSED, True),
 )
 
 
@@ -90,7 +94,7 @@ def chart(rows: list[dict[str, Any]], title: str) -> str:
         f'<line x1="{left}" y1="{top + plot_h}" x2="{left + plot_w}" y2="{top + plot_h}" stroke="#333"/>',
         f'<line x1="{left}" y1="{top}" x2="{left}" y2="{top + plot_h}" stroke="#333"/>',
         f'<line x1="{left}" y1="{y(TARGET_MS):.1f}" x2="{left + plot_w}" y2="{y(TARGET_MS):.1f}" '
-        'stroke="#768692" stroke-dasharray="2 3"/>',
+        f'stroke="{OTHER}" stroke-dasharray="2 3"/>',
         f'<text x="{left + plot_w + 4}" y="{y(TARGET_MS) + 4:.1f}">50 ms target</text>',
         f'<text x="{left - 6}" y="{top + 4}" text-anchor="end">{y_max:.0f}</text>',
         f'<text x="{left - 6}" y="{top + plot_h + 4}" text-anchor="end">0</text>',
@@ -118,7 +122,7 @@ def chart(rows: list[dict[str, Any]], title: str) -> str:
         body.append(f'<text x="{left + plot_w + 28}" y="{ly + 4}">{label}</text>')
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
-        f'font-family="system-ui, sans-serif" font-size="11" role="img" aria-label="{title}">'
+        f'{FONT} role="img" aria-label="{title}">'
         f"<title>{title}</title>"
         f'<text x="{left}" y="16" font-weight="bold">{title}</text>' + "".join(body) + "</svg>\n"
     )

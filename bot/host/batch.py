@@ -158,7 +158,7 @@ def _keys_of(participant: Participant) -> Iterable[SenderKey]:
 def stored_query(messages: list[InboundMessage]) -> Select[tuple[str, str]]:
     """Both columns of the unique index, channel first: with the provider id alone the
     index cannot be searched, and every batch read the whole table (seen in the query
-    plans of both engines; the inbound rate fell as the table grew)."""
+    plans of both engines)."""
     return select(InboundRow.channel, InboundRow.provider_id).where(
         InboundRow.channel.in_({m.channel for m in messages}),
         InboundRow.provider_id.in_({provider_key(m) for m in messages}),

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from collections import deque
@@ -37,7 +38,6 @@ from typing import Any
 from sqlalchemy import (
     Integer,
     Row,
-    Table,
     Update,
     bindparam,
     case,
@@ -60,6 +60,7 @@ from bot.outbox.consequences import after_permanent_failure
 from bot.outbox.delivery import OPEN, adopt_statuses
 from bot.outbox.quiet import LastSession, deferred_until, last_sessions
 from bot.outbox.slots import share_holds, share_limits
+from bot.store.bulk import table_of
 from bot.store.db import sqlite_busy_code
 from bot.store.models import OutboxMessage, Participant, User
 from bot.store.models.channels import DeliveryStatus
@@ -117,35 +118,33 @@ async def claim_rows(
     return await _claim_once(services, limit)
 
 
-_OUTBOX: Table = OutboxMessage.__table__  # type: ignore[assignment]
-_claims: dict[str, Update] = {}
+_OUTBOX = table_of(OutboxMessage)
 
 
+@functools.cache
 def _claim_statement(dialect: str) -> Update:
     """Built once per dialect: a statement object keeps its cache key, so each claim
     skips generating it (a walk of the whole statement, CTE included)."""
-    if dialect not in _claims:
-        now = bindparam("now", type_=_OUTBOX.c.claimed_at.type)
-        due = (
-            select(_OUTBOX.c.id)
-            .where(_OUTBOX.c.status == "pending", _OUTBOX.c.not_before <= now)
-            .order_by(_OUTBOX.c.not_before, _OUTBOX.c.id)
-            .limit(bindparam("limit", type_=Integer))
+    now = bindparam("now", type_=_OUTBOX.c.claimed_at.type)
+    due = (
+        select(_OUTBOX.c.id)
+        .where(_OUTBOX.c.status == "pending", _OUTBOX.c.not_before <= now)
+        .order_by(_OUTBOX.c.not_before, _OUTBOX.c.id)
+        .limit(bindparam("limit", type_=Integer))
+    )
+    if dialect == "postgresql":
+        due = due.with_for_update(skip_locked=True)
+    # Materialised: as IN (subquery) PostgreSQL may re-run the locking subquery per row
+    # and claim far more than ``limit`` rows.
+    chosen = due.cte("due").prefix_with("MATERIALIZED", dialect="postgresql")
+    return (
+        update(_OUTBOX)
+        .where(_OUTBOX.c.id == chosen.c.id, _OUTBOX.c.status == "pending")
+        .values(status="claimed", claimed_at=now, attempts=_OUTBOX.c.attempts + 1)
+        .returning(
+            _OUTBOX.c.id, _OUTBOX.c.kind, _OUTBOX.c.to, _OUTBOX.c.channel, _OUTBOX.c.attempts
         )
-        if dialect == "postgresql":
-            due = due.with_for_update(skip_locked=True)
-        # Materialised: as IN (subquery) PostgreSQL may re-run the locking subquery per row
-        # and claim far more than ``limit`` rows.
-        chosen = due.cte("due").prefix_with("MATERIALIZED", dialect="postgresql")
-        _claims[dialect] = (
-            update(_OUTBOX)
-            .where(_OUTBOX.c.id == chosen.c.id, _OUTBOX.c.status == "pending")
-            .values(status="claimed", claimed_at=now, attempts=_OUTBOX.c.attempts + 1)
-            .returning(
-                _OUTBOX.c.id, _OUTBOX.c.kind, _OUTBOX.c.to, _OUTBOX.c.channel, _OUTBOX.c.attempts
-            )
-        )
-    return _claims[dialect]
+    )
 
 
 async def _claim_once(services: Services, limit: int) -> list[Row[tuple[int, str, str, str, int]]]:

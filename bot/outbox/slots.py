@@ -38,7 +38,7 @@ from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
-from sqlalchemy import Float, Table, bindparam, case, select, update
+from sqlalchemy import Float, bindparam, case, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import SQLAlchemyError
@@ -47,10 +47,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.channels.ratelimit import RateLimiter, Window
 from bot.errors import ChannelRateLimited
 from bot.host.services import Services
+from bot.store.bulk import table_of
 from bot.store.models.channels import SendSlot
 
 log = logging.getLogger(__name__)
-_SLOTS: Table = SendSlot.__table__  # type: ignore[assignment]
+_SLOTS = table_of(SendSlot)
 _FLOOR = bindparam("floor", type_=Float)
 # Built once: a statement object keeps its cache key, so each push skips generating it.
 PUSH = (

@@ -16,15 +16,18 @@ from typing import Any
 
 import pytest
 from sqlalchemy import event, func, select, update
+from sqlalchemy import text as sql_text
 
 from bot.channels.base import InboundMessage
 from bot.config import load_settings
 from bot.errors import ConfigError
+from bot.host.batch import stored_query
 from bot.host.flows import start_flow
 from bot.host.inbound import Received, process
 from bot.host.intake import Intake
 from bot.host.services import Services, build_services
 from bot.staff.users import add_user
+from bot.store.db import make_engine
 from bot.store.models import Answer, Escalation, FlowSession, OutboxMessage, Participant
 from bot.store.models import InboundMessage as InboundRow
 from bot.telemetry import REGISTRY
@@ -256,11 +259,6 @@ async def test_a_batch_of_one_means_no_intake(database_url: str) -> None:
 
 async def test_the_duplicate_check_searches_the_unique_index(database_url: str) -> None:
     """Not a scan of every message ever received: the table grows by millions a year."""
-    from sqlalchemy import text
-
-    from bot.host.batch import stored_query
-    from bot.store.db import make_engine
-
     messages = [
         InboundMessage(
             channel=channel,
@@ -278,12 +276,12 @@ async def test_the_duplicate_check_searches_the_unique_index(database_url: str) 
         )
         async with engine.connect() as connection:
             if engine.dialect.name == "sqlite":
-                rows = await connection.execute(text(f"EXPLAIN QUERY PLAN {query}"))
+                rows = await connection.execute(sql_text(f"EXPLAIN QUERY PLAN {query}"))
                 plan = " ".join(str(row[-1]) for row in rows)
                 assert "SEARCH inbound_messages" in plan and "provider_id=?" in plan, plan
             else:
-                await connection.execute(text("SET LOCAL enable_seqscan = off"))
-                rows = await connection.execute(text(f"EXPLAIN {query}"))
+                await connection.execute(sql_text("SET LOCAL enable_seqscan = off"))
+                rows = await connection.execute(sql_text(f"EXPLAIN {query}"))
                 plan = " ".join(str(row[0]) for row in rows)
                 # The leading column in the condition: the index is searched, not read through.
                 condition = plan.partition("Index Cond")[2]
