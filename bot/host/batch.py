@@ -19,12 +19,27 @@ for a person, as always).
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Select, bindparam, func, insert, or_, select, text, update
+from sqlalchemy import (
+    BindParameter,
+    CompoundSelect,
+    Select,
+    bindparam,
+    func,
+    insert,
+    null,
+    or_,
+    select,
+    text,
+    union_all,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.channels.base import InboundMessage
@@ -33,11 +48,50 @@ from bot.host.flows import HISTORY_DEPTH, flow_for
 from bot.host.handling import Message, decide
 from bot.host.inbound import Received, provider_key, stored_row
 from bot.host.services import Services
-from bot.store.bulk import insert_new, table_of, values_of
+from bot.store.bulk import insert_new, insert_statement, table_of, values_of
 from bot.store.models import Answer, AuditEntry, FlowSession, OutboxMessage, Participant, User
 from bot.store.models import InboundMessage as InboundRow
 
 SenderKey = tuple[str, str]
+_INBOUND = table_of(InboundRow)
+
+
+def _many(name: str) -> BindParameter[Any]:
+    """An IN list filled in at execution, so a statement built once serves every batch."""
+    return bindparam(name, expanding=True)
+
+
+# The batch's statements are built once, here or in a cached function. A statement
+# object keeps its cache key, so each execution skips building the statement and
+# walking it for that key: at a batch of one, where a webhook pays for every statement
+# alone, building them dominated the profile (``bench/turns_cpu.py --batch 1``).
+_LAST_ID = select(func.max(InboundRow.id))
+_INSERT_RETURNING_ID = insert(_INBOUND).returning(_INBOUND.c.id, sort_by_parameter_order=True)
+_OUTCOME = (
+    update(_INBOUND)
+    .where(_INBOUND.c.id == bindparam("row_id"))
+    .values(outcome=bindparam("row_outcome"), processed_at=bindparam("row_processed"))
+)
+_NONE = null()
+# Both columns of the unique index, channel first: with the provider id alone the index
+# cannot be searched, and every batch read the whole table (seen in both engines' plans).
+_STORED = select(_NONE, InboundRow.channel, InboundRow.provider_id).where(
+    InboundRow.channel.in_(_many("channels")), InboundRow.provider_id.in_(_many("provider_ids"))
+)
+# One statement for two questions: which of these participants have an earlier message
+# not yet processed (theirs must go first), and which messages are already stored.
+_SEEN: CompoundSelect[tuple[int | None, str | None, str | None]] = union_all(
+    select(InboundRow.participant_id, _NONE, _NONE).where(
+        InboundRow.participant_id.in_(_many("pids")), InboundRow.processed_at.is_(None)
+    ),
+    _STORED,
+)
+_LIVE = (
+    select(FlowSession)
+    .where(FlowSession.participant_id.in_(_many("pids")), FlowSession.status != "ended")
+    .order_by(FlowSession.id)
+)
+_COACHES = select(User.id, User.name).where(User.id.in_(_many("ids")))
 
 
 def sender_key(message: InboundMessage) -> SenderKey:
@@ -71,28 +125,20 @@ async def _store(db: AsyncSession, rows: list[InboundRow]) -> None:
     number the rows as it would (one more than the largest id). PostgreSQL returns them
     in the order the rows were given.
     """
-    table = table_of(InboundRow)
     if db.bind.dialect.name == "sqlite":
-        last = await db.scalar(select(func.max(InboundRow.id))) or 0
+        last = await db.scalar(_LAST_ID) or 0
         for n, row in enumerate(rows, start=1):
             row.id = last + n
-        await db.execute(insert(table), [values_of(row) for row in rows])
+        await db.execute(insert_statement(InboundRow), [values_of(row) for row in rows])
         return
-    query = insert(table).returning(table.c.id, sort_by_parameter_order=True)
-    ids = await db.scalars(query, [values_of(row) for row in rows])
+    ids = await db.scalars(_INSERT_RETURNING_ID, [values_of(row) for row in rows])
     for row, new_id in zip(rows, ids, strict=True):
         row.id = new_id
 
 
 async def _record_outcomes(db: AsyncSession, chosen: list[Chosen]) -> None:
-    table = table_of(InboundRow)
-    query = (
-        update(table)
-        .where(table.c.id == bindparam("row_id"))
-        .values(outcome=bindparam("row_outcome"), processed_at=bindparam("row_processed"))
-    )
     await db.execute(
-        query,
+        _OUTCOME,
         [
             {"row_id": c.row.id, "row_outcome": c.row.outcome, "row_processed": c.row.processed_at}
             for c in chosen
@@ -104,46 +150,60 @@ async def _participants(
     db: AsyncSession, messages: list[InboundMessage]
 ) -> dict[SenderKey, Participant]:
     """Who sent each message (lowest id for a shared phone), locked on PostgreSQL."""
-    phones = {m.sender for m in messages if m.channel in ("sms", "whatsapp")}
-    chats = {m.sender for m in messages if m.channel == "telegram"}
-    ids = {int(m.sender) for m in messages if m.channel == "simulator" and m.sender.isdigit()}
-    conditions = []
-    if phones:
-        conditions.append(Participant.phone.in_(phones))
-    if chats:
-        conditions.append(Participant.telegram_chat_id.in_(chats))
-    if ids:
-        conditions.append(Participant.id.in_(ids))
-    if not conditions:
+    given: dict[str, set[str] | set[int]] = {
+        "phones": {m.sender for m in messages if m.channel in ("sms", "whatsapp")},
+        "chats": {m.sender for m in messages if m.channel == "telegram"},
+        "ids": {int(m.sender) for m in messages if m.channel == "simulator" and m.sender.isdigit()},
+    }
+    params: dict[str, list[Any]] = {name: list(v) for name, v in given.items() if v}
+    if not params:
         return {}
-    query = select(Participant).where(or_(*conditions)).order_by(Participant.id)
-    if db.bind.dialect.name != "sqlite":
-        # FOR NO KEY UPDATE: excludes every other processor of these participants, yet lets
-        # another process store a message for them (its foreign key check only needs KEY
-        # SHARE). FOR UPDATE would deadlock with a duplicate webhook stored elsewhere.
-        query = query.with_for_update(of=Participant, key_share=True)
+    query = _participants_query(db.bind.dialect.name, frozenset(params))
     found: dict[SenderKey, Participant] = {}
-    for participant in await db.scalars(query.execution_options(populate_existing=True)):
+    for participant in await db.scalars(query, params):
         for key in _keys_of(participant):
             found.setdefault(key, participant)
     return found
 
 
-async def _waiting(db: AsyncSession, participant_ids: set[int]) -> set[int]:
-    """Participants with an earlier message not yet processed: theirs must go first.
+_BY = {
+    "phones": Participant.phone,
+    "chats": Participant.telegram_chat_id,
+    "ids": Participant.id,
+}
 
-    A statement of its own, after the locks: in READ COMMITTED a locking statement that
-    waited re-reads only the locked rows, so a subquery in it could miss a message that
-    was committed while it waited.
+
+@functools.cache
+def _participants_query(dialect: str, given: frozenset[str]) -> Select[tuple[Participant]]:
+    conditions = [column.in_(_many(name)) for name, column in _BY.items() if name in given]
+    query = select(Participant).where(or_(*conditions)).order_by(Participant.id)
+    if dialect != "sqlite":
+        # FOR NO KEY UPDATE: excludes every other processor of these participants, yet lets
+        # another process store a message for them (its foreign key check only needs KEY
+        # SHARE). FOR UPDATE would deadlock with a duplicate webhook stored elsewhere.
+        query = query.with_for_update(of=Participant, key_share=True)
+    return query.execution_options(populate_existing=True)
+
+
+async def _seen(
+    db: AsyncSession, participant_ids: set[int], messages: list[InboundMessage]
+) -> tuple[set[int], set[SenderKey]]:
+    """Participants with a message waiting, and (channel, provider id) pairs already stored.
+
+    The pairs are duplicates (the caller looks up exact pairs, so a pair of one message's
+    channel and another's id is harmless). A statement of its own, after the locks: in
+    READ COMMITTED a locking statement that waited re-reads only the locked rows, so a
+    subquery in it could miss a message that was committed while it waited.
     """
-    if not participant_ids:
-        return set()
-    rows = await db.scalars(
-        select(InboundRow.participant_id)
-        .where(InboundRow.participant_id.in_(participant_ids), InboundRow.processed_at.is_(None))
-        .distinct()
-    )
-    return {pid for pid in rows if pid is not None}
+    waiting: set[int] = set()
+    stored: set[SenderKey] = set()
+    rows = await db.execute(_SEEN, _seen_params(participant_ids, messages))
+    for pid, channel, provider_id in rows:
+        if pid is not None:
+            waiting.add(pid)
+        elif channel is not None and provider_id is not None:
+            stored.add((channel, provider_id))
+    return waiting, stored
 
 
 def _keys_of(participant: Participant) -> Iterable[SenderKey]:
@@ -155,32 +215,26 @@ def _keys_of(participant: Participant) -> Iterable[SenderKey]:
     yield "simulator", str(participant.id)
 
 
-def stored_query(messages: list[InboundMessage]) -> Select[tuple[str, str]]:
-    """Both columns of the unique index, channel first: with the provider id alone the
-    index cannot be searched, and every batch read the whole table (seen in the query
-    plans of both engines)."""
-    return select(InboundRow.channel, InboundRow.provider_id).where(
-        InboundRow.channel.in_({m.channel for m in messages}),
-        InboundRow.provider_id.in_({provider_key(m) for m in messages}),
-    )
+def seen_query(
+    participant_ids: set[int], messages: list[InboundMessage]
+) -> CompoundSelect[tuple[int | None, str | None, str | None]]:
+    """``_seen``'s statement with these values bound (for reading its plan)."""
+    return _SEEN.params(_seen_params(participant_ids, messages))
 
 
-async def _stored(db: AsyncSession, messages: list[InboundMessage]) -> set[SenderKey]:
-    """(channel, provider id) pairs already in the database: duplicates (the caller
-    looks up exact pairs, so a pair of one message's channel and another's id is harmless)."""
-    rows = await db.execute(stored_query(messages))
-    return {(channel, provider_id) for channel, provider_id in rows}
+def _seen_params(participant_ids: set[int], messages: list[InboundMessage]) -> dict[str, list[Any]]:
+    return {
+        "pids": sorted(participant_ids),
+        "channels": sorted({m.channel for m in messages}),
+        "provider_ids": sorted({provider_key(m) for m in messages}),
+    }
 
 
 async def _prefetch(services: Services, db: AsyncSession, participants: list[Participant]) -> None:
     """Live sessions, answer histories and coach names for the whole batch."""
     ids = [p.id for p in participants]
     found = prefetch.Prefetched(live=dict.fromkeys(ids))
-    sessions = await db.scalars(
-        select(FlowSession)
-        .where(FlowSession.participant_id.in_(ids), FlowSession.status != "ended")
-        .order_by(FlowSession.id)
-    )
+    sessions = await db.scalars(_LIVE, {"pids": ids})
     for session in sessions:
         found.live[session.participant_id] = session  # the newest live one wins
     by_keys: defaultdict[frozenset[str], list[int]] = defaultdict(list)
@@ -193,15 +247,12 @@ async def _prefetch(services: Services, db: AsyncSession, participants: list[Par
             found.history[pid] = (keys, rows)
     coach_ids = {p.coach_id for p in participants if p.coach_id is not None}
     if coach_ids:
-        names = await db.execute(select(User.id, User.name).where(User.id.in_(coach_ids)))
+        names = await db.execute(_COACHES, {"ids": sorted(coach_ids)})
         found.coach_names = {uid: name for uid, name in names}
     prefetch.install(db, found)
 
 
-async def _histories(
-    db: AsyncSession, pids: list[int], keys: frozenset[str]
-) -> dict[int, prefetch.HistoryRows]:
-    """The same rows ``answer_history`` reads for each participant, in one statement."""
+def _histories_query() -> Select[tuple[int, str, Any, int | None]]:
     rank = (
         func.row_number()
         .over(partition_by=Answer.participant_id, order_by=(Answer.at.desc(), Answer.id.desc()))
@@ -209,14 +260,25 @@ async def _histories(
     )
     ranked = (
         select(Answer.participant_id, Answer.key, Answer.value, Answer.session_id, rank)
-        .where(Answer.participant_id.in_(pids), Answer.key.in_(keys))
+        .where(Answer.participant_id.in_(_many("pids")), Answer.key.in_(_many("keys")))
         .subquery()
     )
-    rows = await db.execute(
+    return (
         select(ranked.c.participant_id, ranked.c.key, ranked.c.value, ranked.c.session_id)
-        .where(ranked.c.rank <= HISTORY_DEPTH * len(keys))
+        .where(ranked.c.rank <= bindparam("depth"))
         .order_by(ranked.c.participant_id, ranked.c.rank)
     )
+
+
+_HISTORIES = _histories_query()
+
+
+async def _histories(
+    db: AsyncSession, pids: list[int], keys: frozenset[str]
+) -> dict[int, prefetch.HistoryRows]:
+    """The same rows ``answer_history`` reads for each participant, in one statement."""
+    params = {"pids": pids, "keys": sorted(keys), "depth": HISTORY_DEPTH * len(keys)}
+    rows = await db.execute(_HISTORIES, params)
     found: dict[int, prefetch.HistoryRows] = {pid: [] for pid in pids}
     for pid, key, value, session_id in rows:
         found[pid].append((key, value, session_id))
@@ -265,8 +327,7 @@ async def process_batch(
         async with services.write_turn(), services.sessions() as db, db.begin():
             await _take_write_lock(db)
             who = await _participants(db, messages)
-            waiting = await _waiting(db, {p.id for p in who.values()})
-            stored = await _stored(db, messages)
+            waiting, stored = await _seen(db, {p.id for p in who.values()}, messages)
             now = services.clock.now()  # once the locks are held: the order they were processed
             chosen, results = _choose(services, messages, who, stored, waiting, busy, now)
             if not chosen:

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Table, insert, inspect
+from sqlalchemy import Insert, Table, insert, inspect
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.store.models.base import Base
@@ -30,6 +30,12 @@ def table_of(model: type[Base]) -> Table:
     table = model.__table__
     assert isinstance(table, Table)
     return table
+
+
+@cache
+def insert_statement(model: type[Base]) -> Insert:
+    """Built once per model: a statement object keeps its cache key between executions."""
+    return insert(table_of(model))
 
 
 def values_of(row: Base) -> dict[str, Any]:
@@ -59,5 +65,5 @@ async def insert_new(db: AsyncSession, models: Iterable[type[Base]]) -> int:
     for row in taken:
         db.expunge(row)
     for (model, _), rows in groups.items():
-        await db.execute(insert(table_of(model)), rows)
+        await db.execute(insert_statement(model), rows)
     return len(taken)
