@@ -27,7 +27,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
-    BindParameter,
     CompoundSelect,
     Select,
     bindparam,
@@ -51,20 +50,13 @@ from bot.host.services import Services
 from bot.store.bulk import insert_new, insert_statement, table_of, values_of
 from bot.store.models import Answer, AuditEntry, FlowSession, OutboxMessage, Participant, User
 from bot.store.models import InboundMessage as InboundRow
+from bot.store.statements import many
 
 SenderKey = tuple[str, str]
 _INBOUND = table_of(InboundRow)
 
-
-def _many(name: str) -> BindParameter[Any]:
-    """An IN list filled in at execution, so a statement built once serves every batch."""
-    return bindparam(name, expanding=True)
-
-
-# The batch's statements are built once, here or in a cached function. A statement
-# object keeps its cache key, so each execution skips building the statement and
-# walking it for that key: at a batch of one, where a webhook pays for every statement
-# alone, building them dominated the profile (``bench/turns_cpu.py --batch 1``).
+# The batch's statements are built once (``bot.store.statements``), here or in a cached
+# function: at a batch of one, building them dominated the profile.
 _LAST_ID = select(func.max(InboundRow.id))
 _INSERT_RETURNING_ID = insert(_INBOUND).returning(_INBOUND.c.id, sort_by_parameter_order=True)
 _OUTCOME = (
@@ -76,22 +68,22 @@ _NONE = null()
 # Both columns of the unique index, channel first: with the provider id alone the index
 # cannot be searched, and every batch read the whole table (seen in both engines' plans).
 _STORED = select(_NONE, InboundRow.channel, InboundRow.provider_id).where(
-    InboundRow.channel.in_(_many("channels")), InboundRow.provider_id.in_(_many("provider_ids"))
+    InboundRow.channel.in_(many("channels")), InboundRow.provider_id.in_(many("provider_ids"))
 )
 # One statement for two questions: which of these participants have an earlier message
 # not yet processed (theirs must go first), and which messages are already stored.
 _SEEN: CompoundSelect[tuple[int | None, str | None, str | None]] = union_all(
     select(InboundRow.participant_id, _NONE, _NONE).where(
-        InboundRow.participant_id.in_(_many("pids")), InboundRow.processed_at.is_(None)
+        InboundRow.participant_id.in_(many("pids")), InboundRow.processed_at.is_(None)
     ),
     _STORED,
 )
 _LIVE = (
     select(FlowSession)
-    .where(FlowSession.participant_id.in_(_many("pids")), FlowSession.status != "ended")
+    .where(FlowSession.participant_id.in_(many("pids")), FlowSession.status != "ended")
     .order_by(FlowSession.id)
 )
-_COACHES = select(User.id, User.name).where(User.id.in_(_many("ids")))
+_COACHES = select(User.id, User.name).where(User.id.in_(many("ids")))
 
 
 def sender_key(message: InboundMessage) -> SenderKey:
@@ -175,7 +167,7 @@ _BY = {
 
 @functools.cache
 def _participants_query(dialect: str, given: frozenset[str]) -> Select[tuple[Participant]]:
-    conditions = [column.in_(_many(name)) for name, column in _BY.items() if name in given]
+    conditions = [column.in_(many(name)) for name, column in _BY.items() if name in given]
     query = select(Participant).where(or_(*conditions)).order_by(Participant.id)
     if dialect != "sqlite":
         # FOR NO KEY UPDATE: excludes every other processor of these participants, yet lets
@@ -260,7 +252,7 @@ def _histories_query() -> Select[tuple[int, str, Any, int | None]]:
     )
     ranked = (
         select(Answer.participant_id, Answer.key, Answer.value, Answer.session_id, rank)
-        .where(Answer.participant_id.in_(_many("pids")), Answer.key.in_(_many("keys")))
+        .where(Answer.participant_id.in_(many("pids")), Answer.key.in_(many("keys")))
         .subquery()
     )
     return (

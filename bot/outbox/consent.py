@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.host.outbox import SENT_WITHOUT_CONSENT, may_send
 from bot.store.models import Consent, Participant
+from bot.store.statements import many
 
 # The simulator is a staff preview and demo, not a way to reach a person.
 CONSENTED_CHANNELS = frozenset({"sms", "whatsapp", "telegram"})
@@ -29,17 +30,18 @@ async def has_consent(db: AsyncSession, participant_id: int, channel: str) -> bo
     return bool(given)
 
 
+_CONSENTS = select(Consent.participant_id, Consent.channel, Consent.given).where(
+    Consent.participant_id.in_(many("ids"))
+)
+
+
 async def consents_of(
     db: AsyncSession, participant_ids: Collection[int]
 ) -> dict[tuple[int, str], bool]:
     """Every consent row of these participants in one query (the sender's batches)."""
     if not participant_ids:
         return {}
-    rows = await db.execute(
-        select(Consent.participant_id, Consent.channel, Consent.given).where(
-            Consent.participant_id.in_(participant_ids)
-        )
-    )
+    rows = await db.execute(_CONSENTS, {"ids": list(participant_ids)})
     return {(r.participant_id, r.channel): bool(r.given) for r in rows}
 
 

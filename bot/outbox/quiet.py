@@ -16,11 +16,12 @@ from collections.abc import Collection, Mapping
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, NamedTuple
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.store.models import FlowSession, OutboxMessage, Participant
 from bot.store.models.scheduling import CheckinSchedule
+from bot.store.statements import many
 
 if TYPE_CHECKING:
     from scheduler.schedules import Schedule
@@ -49,19 +50,14 @@ class LastSession(NamedTuple):
     trigger: str
 
 
-async def last_sessions(
-    db: AsyncSession, participant_ids: Collection[int]
-) -> dict[int, LastSession]:
-    """Each participant's latest flow session, in one query (the sender's batches)."""
-    if not participant_ids:
-        return {}
+def _last_sessions_query() -> Select[tuple[int, datetime, str]]:
     latest = (
         select(FlowSession.participant_id, func.max(FlowSession.started_at).label("at"))
-        .where(FlowSession.participant_id.in_(participant_ids))
+        .where(FlowSession.participant_id.in_(many("ids")))
         .group_by(FlowSession.participant_id)
         .subquery()
     )
-    rows = await db.execute(
+    return (
         select(FlowSession.participant_id, FlowSession.started_at, FlowSession.trigger)
         .join(
             latest,
@@ -70,6 +66,18 @@ async def last_sessions(
         )
         .order_by(FlowSession.id)
     )
+
+
+_LAST_SESSIONS = _last_sessions_query()  # built once (``bot.store.statements``)
+
+
+async def last_sessions(
+    db: AsyncSession, participant_ids: Collection[int]
+) -> dict[int, LastSession]:
+    """Each participant's latest flow session, in one query (the sender's batches)."""
+    if not participant_ids:
+        return {}
+    rows = await db.execute(_LAST_SESSIONS, {"ids": list(participant_ids)})
     # Sessions started at the same instant: the last id wins, as in ``_unasked``.
     return {r.participant_id: LastSession(r.started_at, r.trigger) for r in rows}
 

@@ -28,6 +28,7 @@ import asyncio
 import contextlib
 import functools
 import logging
+import math
 import time
 from collections import deque
 from collections.abc import Sequence
@@ -64,6 +65,7 @@ from bot.store.bulk import table_of
 from bot.store.db import sqlite_busy_code
 from bot.store.models import OutboxMessage, Participant, User
 from bot.store.models.channels import DeliveryStatus
+from bot.store.statements import many
 
 log = logging.getLogger(__name__)
 BATCH = 50
@@ -163,6 +165,10 @@ async def _prepare(
     return message
 
 
+_ROWS = select(OutboxMessage).where(OutboxMessage.id.in_(many("ids")))
+_PEOPLE = select(Participant).where(Participant.id.in_(many("ids")))
+
+
 async def prepare_many(
     services: Services, claims: Sequence[tuple[int, int | None]]
 ) -> list[OutboundMessage | None]:
@@ -175,14 +181,11 @@ async def prepare_many(
     now = services.clock.now()
     ids = [row_id for row_id, _ in claims]
     async with services.write_turn(), services.sessions() as db, db.begin():
-        rows = {
-            r.id: r
-            for r in await db.scalars(select(OutboxMessage).where(OutboxMessage.id.in_(ids)))
-        }
+        rows = {r.id: r for r in await db.scalars(_ROWS, {"ids": ids})}
         people = {r.participant_id for r in rows.values() if r.participant_id is not None}
         known = Known()
         if people:  # held here, so the identity map keeps them: ``db.get`` below needs no query
-            held = list(await db.scalars(select(Participant).where(Participant.id.in_(people))))
+            held = list(await db.scalars(_PEOPLE, {"ids": list(people)}))
             known = Known(await consents_of(db, people), await last_sessions(db, people), held)
         return [
             await _prepare_row(services, db, rows.get(row_id), attempts, now, known)
@@ -237,7 +240,11 @@ class Preparer:
     A batch of routine rows waits up to ``PREPARE_LINGER`` for company first: a paced
     sender (100 a second) otherwise asks one row at a time, and five statements per
     message made it burn most of a core. An urgent row (a crisis, opt-out, help or
-    coach reply) ends the wait at once.
+    coach reply) ends the wait at once, and so does a row that asks alone after a
+    quiet spell (nothing asked or prepared within the linger before it): company is
+    unlikely, and at low load the wait was half of the time from a participant's
+    answer to their next question reaching the provider. A batch just prepared counts:
+    its sends ask for their next rows soon after, and those should wait for each other.
     """
 
     def __init__(self, services: Services, linger: float = PREPARE_LINGER) -> None:
@@ -246,11 +253,17 @@ class Preparer:
         self._asks: list[tuple[int, int | None, asyncio.Future[OutboundMessage | None]]] = []
         self._urgent = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._last_busy = -math.inf  # the last ask or prepared batch, on the loop's clock
+        self._quiet = False  # the first row waiting asked after a quiet spell
 
     async def prepare(
         self, row_id: int, attempts: int | None, *, urgent: bool = True
     ) -> OutboundMessage | None:
-        answer: asyncio.Future[OutboundMessage | None] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        answer: asyncio.Future[OutboundMessage | None] = loop.create_future()
+        if not self._asks:
+            self._quiet = loop.time() - self._last_busy > self._linger
+        self._last_busy = loop.time()
         self._asks.append((row_id, attempts, answer))
         if urgent:
             self._urgent.set()
@@ -260,11 +273,13 @@ class Preparer:
 
     async def _run(self) -> None:
         while self._asks:
-            if self._linger > 0 and len(self._asks) < PREPARE_MAX:
+            alone = len(self._asks) == 1 and self._quiet
+            if self._linger > 0 and not alone and len(self._asks) < PREPARE_MAX:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._urgent.wait(), self._linger)
             self._urgent.clear()
             batch, self._asks = self._asks[:PREPARE_MAX], self._asks[PREPARE_MAX:]
+            self._quiet = False  # those left asked while this batch was being prepared
             try:
                 messages = await prepare_many(self._services, [(i, a) for i, a, _ in batch])
             except Exception as exc:
@@ -272,6 +287,8 @@ class Preparer:
                     if not answer.done():
                         answer.set_exception(exc)
                 continue
+            finally:
+                self._last_busy = asyncio.get_running_loop().time()
             for (_, _, answer), message in zip(batch, messages, strict=True):
                 if not answer.done():
                     answer.set_result(message)

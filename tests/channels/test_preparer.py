@@ -81,6 +81,33 @@ async def test_routine_rows_alone_go_after_the_linger(stack: Stack) -> None:
     assert all(messages) and len(prepares) == 1
 
 
+async def test_a_routine_row_alone_after_a_quiet_spell_is_prepared_at_once(stack: Stack) -> None:
+    """A participant's next question at low load: nothing else is coming to wait for."""
+    [(row_id, attempts)] = await _claimed(stack, ["flow"])
+    preparer = Preparer(stack.services, linger=3600)
+    [message] = await _all([asyncio.create_task(preparer.prepare(row_id, attempts, urgent=False))])
+    assert message is not None and message.outbox_id == row_id
+
+
+async def test_a_routine_row_soon_after_another_waits_for_company(stack: Stack) -> None:
+    """A paced sender asks one row at a time: after the first, each waits for others."""
+    claimed = await _claimed(stack, ["scheduled", "scheduled", "flow", "crisis"])
+    preparer = Preparer(stack.services, linger=3600)
+    with _prepares(stack) as prepares:
+        (first, first_attempts), *rest = claimed
+        assert await _all(
+            [asyncio.create_task(preparer.prepare(first, first_attempts, urgent=False))]
+        )
+        asks = [asyncio.create_task(preparer.prepare(i, a, urgent=False)) for i, a in rest[:1]]
+        for _ in range(20):
+            await asyncio.sleep(0)
+        assert not any(ask.done() for ask in asks)  # asked within the linger of the first
+        asks += [asyncio.create_task(preparer.prepare(i, a, urgent=False)) for i, a in rest[1:2]]
+        asks.append(asyncio.create_task(preparer.prepare(*rest[2], urgent=True)))
+        assert all(await _all(asks))
+    assert len(prepares) == 2  # the first alone, then the three together
+
+
 async def test_a_full_batch_does_not_wait(stack: Stack) -> None:
     claimed = await _claimed(stack, ["flow"] * PREPARE_MAX)
     preparer = Preparer(stack.services, linger=3600)
