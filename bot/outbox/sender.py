@@ -386,6 +386,12 @@ RECORD_SENT = (  # built once, like the claim
 )
 
 
+# Statuses whose callback came before the send was recorded (built once).
+_EARLY = select(DeliveryStatus.provider_id).where(
+    DeliveryStatus.provider_id.in_(many("ids")), DeliveryStatus.outbox_id.is_(None)
+)
+
+
 async def record_sent(services: Services, sent: Sequence[Sent]) -> None:
     """Record successful sends in one transaction: one executemany UPDATE for the batch.
 
@@ -408,17 +414,7 @@ async def record_sent(services: Services, sent: Sequence[Sent]) -> None:
     async with services.write_turn(), services.sessions() as db, db.begin():
         connection = await db.connection()
         await connection.execute(RECORD_SENT, params)
-        early = (
-            set(
-                await db.scalars(
-                    select(DeliveryStatus.provider_id).where(
-                        DeliveryStatus.provider_id.in_(ids), DeliveryStatus.outbox_id.is_(None)
-                    )
-                )
-            )
-            if ids
-            else set()
-        )
+        early = set(await db.scalars(_EARLY, {"ids": ids})) if ids else set()
         for s in sent:  # statuses that came before we stored the provider id (rare)
             if s.result.provider_id in early:
                 row = await db.get(OutboxMessage, s.row_id)
