@@ -247,9 +247,14 @@ class Preparer:
     its sends ask for their next rows soon after, and those should wait for each other.
     """
 
-    def __init__(self, services: Services, linger: float = PREPARE_LINGER) -> None:
+    def __init__(
+        self, services: Services, linger: float = PREPARE_LINGER, full: int = PREPARE_MAX
+    ) -> None:
         self._services = services
         self._linger = linger
+        # A batch this big ends the wait. The pipeline passes its concurrency: once every
+        # send it allows is asking, no other row can come to join them.
+        self._full = min(full, PREPARE_MAX)
         self._asks: list[tuple[int, int | None, asyncio.Future[OutboundMessage | None]]] = []
         self._urgent = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -265,7 +270,7 @@ class Preparer:
             self._quiet = loop.time() - self._last_busy > self._linger
         self._last_busy = loop.time()
         self._asks.append((row_id, attempts, answer))
-        if urgent:
+        if urgent or len(self._asks) >= self._full:
             self._urgent.set()
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._run())
@@ -274,7 +279,7 @@ class Preparer:
     async def _run(self) -> None:
         while self._asks:
             alone = len(self._asks) == 1 and self._quiet
-            if self._linger > 0 and not alone and len(self._asks) < PREPARE_MAX:
+            if self._linger > 0 and not alone and len(self._asks) < self._full:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._urgent.wait(), self._linger)
             self._urgent.clear()
@@ -631,7 +636,7 @@ class Pipeline:
         self.waiting = 0  # claimed rows not yet started
         self.progress = asyncio.Event()  # set whenever a send finishes
         self.results = Results(services)
-        self.preparer = Preparer(services, linger)
+        self.preparer = Preparer(services, linger, full=concurrency)
         self.breakers = {PROVIDER.get(name, name): Breaker() for name in services.channels}
 
     def add(self, rows: Sequence[Row[tuple[int, str, str, str, int]]]) -> None:

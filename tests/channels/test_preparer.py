@@ -108,6 +108,19 @@ async def test_a_routine_row_soon_after_another_waits_for_company(stack: Stack) 
     assert len(prepares) == 2  # the first alone, then the three together
 
 
+async def test_the_wait_ends_when_every_send_allowed_is_asking(stack: Stack) -> None:
+    """The pipeline's concurrency caps how many can ask, so waiting for more once they
+    all have is waiting for nothing: unpaced, every batch of 16 lost the whole linger."""
+    claimed = await _claimed(stack, ["flow"] * 4)
+    preparer = Preparer(stack.services, linger=3600, full=4)
+    asks = [asyncio.create_task(preparer.prepare(i, a, urgent=False)) for i, a in claimed[:3]]
+    for _ in range(20):
+        await asyncio.sleep(0)
+    assert not any(ask.done() for ask in asks)  # three of four: waiting for company
+    asks.append(asyncio.create_task(preparer.prepare(*claimed[3], urgent=False)))
+    assert all(await _all(asks))
+
+
 async def test_a_full_batch_does_not_wait(stack: Stack) -> None:
     claimed = await _claimed(stack, ["flow"] * PREPARE_MAX)
     preparer = Preparer(stack.services, linger=3600)
