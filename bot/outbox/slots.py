@@ -128,13 +128,10 @@ class DbSlots:
             await db.flush()
         self._known.add(name)
 
-    async def _push(
-        self, key: str, floor: float, seconds: float, start: float | None = None
-    ) -> float:
-        """Atomically set ``next_at`` to itself if after ``floor``, else to ``start``
-        (``floor`` when not given), plus ``seconds``; returns the new value."""
+    async def _push(self, key: str, floor: float, seconds: float, start: float) -> float:
+        """Atomically set ``next_at`` to itself if after ``floor``, else to ``start``, plus
+        ``seconds``; returns the new value."""
         name = self._name(key)
-        start = floor if start is None else start
         try:
             async with self._turn(), self._sessions() as db, db.begin():
                 await self._ensure(db, name, floor)
@@ -235,7 +232,8 @@ class DbSlots:
             self._margin = max(MIN_MARGIN, self._margin * MARGIN_STEP)
         self._blocks.pop(key, None)
         self._holds[key] = self._holds.get(key, 0) + 1
-        await self._push(key, self._wall() + max(0.0, seconds), 0.0)
+        until = self._wall() + max(0.0, seconds)
+        await self._push(key, until, 0.0, until)
 
 
 async def share_holds(channel: object) -> None:

@@ -69,6 +69,16 @@ steps:
 _phones = itertools.count(10)
 
 
+class HandClock:
+    """A seconds clock (``time.monotonic``, ``time.time``) moved by hand: ``clock.now += 0.5``."""
+
+    def __init__(self, now: float = 100.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
 def channel_flows() -> FlowLibrary:
     flows = [parse_flow(MOOD_FLOW), parse_flow(ONBOARDING_FLOW)]
     return FlowLibrary({f.id: f for f in flows})

@@ -8,14 +8,7 @@ import random
 import pytest
 
 from bot.channels.ratelimit import RESUM_EVERY, RateLimiter, Window
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.channels.conftest import HandClock
 
 
 def test_the_running_total_is_the_sum_of_what_is_in_the_window() -> None:
@@ -46,7 +39,7 @@ def test_the_running_total_is_the_sum_of_what_is_in_the_window() -> None:
 def test_wait_time_counts_what_is_still_in_the_window(
     rate: int, sends: int, elapsed: float, cost: int, wait: float
 ) -> None:
-    clock = Clock()
+    clock = HandClock()
     limiter = RateLimiter(rate, monotonic=clock)
     for _ in range(sends):
         limiter.take("k", 1)
@@ -55,7 +48,7 @@ def test_wait_time_counts_what_is_still_in_the_window(
 
 
 def test_a_steady_stream_never_exceeds_the_rate_in_any_window() -> None:
-    clock = Clock()
+    clock = HandClock()
     limiter = RateLimiter(50, monotonic=clock)
     departures: list[float] = []
     for _ in range(1000):
