@@ -163,8 +163,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 figures["profile_top"] = profiler.finish()
             if worker_profiler is not None:
                 figures["worker_profile_top"] = worker_profiler.finish()
-                if args.keep:
-                    figures["profile_file"] = str(folder / "profile.txt")
+            if profiler is not None and args.keep:
+                figures["profile_file"] = str(folder / "profile.txt")
             figures["outbox_after"] = await outbox_settled(engine, within=args.drain)
             figures["inbound_unprocessed_after"] = await inbound_settled(engine, within=60)
             figures["checks"] = await exactly_once(engine, load, provider)

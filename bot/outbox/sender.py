@@ -28,10 +28,9 @@ import asyncio
 import contextlib
 import functools
 import logging
-import math
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -237,38 +236,38 @@ class Preparer:
 
     Each send still waits for its own row to be committed ``sending`` before its
     provider call; rows that ask while a batch is being prepared go in the next one.
-    A batch of routine rows waits up to ``PREPARE_LINGER`` for company first: a paced
-    sender (100 a second) otherwise asks one row at a time, and five statements per
-    message made it burn most of a core. An urgent row (a crisis, opt-out, help or
-    coach reply) ends the wait at once, and so does a row that asks alone after a
-    quiet spell (nothing asked or prepared within the linger before it): company is
-    unlikely, and at low load the wait was half of the time from a participant's
-    answer to their next question reaching the provider. A batch just prepared counts:
-    its sends ask for their next rows soon after, and those should wait for each other.
+    While the sender is ``busy`` (every send it allows is taken: paced by a rate limit,
+    or flat out), a batch of routine rows waits up to ``PREPARE_LINGER`` for company
+    first. A paced sender (100 a second) otherwise asks one row at a time, and five
+    statements per message made it burn most of a core; and a row that will wait for
+    its rate slot anyway loses nothing by waiting for others. When the sender is not
+    busy, waiting is all loss: at 25-50 turns a second it was most of the time from a
+    participant's answer to their next question reaching the provider. An urgent row
+    (a crisis, opt-out, help or coach reply) never waits.
     """
 
     def __init__(
-        self, services: Services, linger: float = PREPARE_LINGER, full: int = PREPARE_MAX
+        self,
+        services: Services,
+        linger: float = PREPARE_LINGER,
+        full: int = PREPARE_MAX,
+        busy: Callable[[], bool] = lambda: True,
     ) -> None:
         self._services = services
         self._linger = linger
+        self._busy = busy
         # A batch this big ends the wait. The pipeline passes its concurrency: once every
         # send it allows is asking, no other row can come to join them.
         self._full = min(full, PREPARE_MAX)
         self._asks: list[tuple[int, int | None, asyncio.Future[OutboundMessage | None]]] = []
         self._urgent = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        self._last_busy = -math.inf  # the last ask or prepared batch, on the loop's clock
-        self._quiet = False  # the first row waiting asked after a quiet spell
 
     async def prepare(
         self, row_id: int, attempts: int | None, *, urgent: bool = True
     ) -> OutboundMessage | None:
         loop = asyncio.get_running_loop()
         answer: asyncio.Future[OutboundMessage | None] = loop.create_future()
-        if not self._asks:
-            self._quiet = loop.time() - self._last_busy > self._linger
-        self._last_busy = loop.time()
         self._asks.append((row_id, attempts, answer))
         if urgent or len(self._asks) >= self._full:
             self._urgent.set()
@@ -278,13 +277,11 @@ class Preparer:
 
     async def _run(self) -> None:
         while self._asks:
-            alone = len(self._asks) == 1 and self._quiet
-            if self._linger > 0 and not alone and len(self._asks) < self._full:
+            if self._linger > 0 and len(self._asks) < self._full and self._busy():
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._urgent.wait(), self._linger)
             self._urgent.clear()
             batch, self._asks = self._asks[:PREPARE_MAX], self._asks[PREPARE_MAX:]
-            self._quiet = False  # those left asked while this batch was being prepared
             try:
                 messages = await prepare_many(self._services, [(i, a) for i, a, _ in batch])
             except Exception as exc:
@@ -292,8 +289,6 @@ class Preparer:
                     if not answer.done():
                         answer.set_exception(exc)
                 continue
-            finally:
-                self._last_busy = asyncio.get_running_loop().time()
             for (_, _, answer), message in zip(batch, messages, strict=True):
                 if not answer.done():
                     answer.set_result(message)
@@ -636,7 +631,8 @@ class Pipeline:
         self.waiting = 0  # claimed rows not yet started
         self.progress = asyncio.Event()  # set whenever a send finishes
         self.results = Results(services)
-        self.preparer = Preparer(services, linger, full=concurrency)
+        # Busy: every send allowed is taken, so a row asking now would queue anyway.
+        self.preparer = Preparer(services, linger, full=concurrency, busy=self._gate.locked)
         self.breakers = {PROVIDER.get(name, name): Breaker() for name in services.channels}
 
     def add(self, rows: Sequence[Row[tuple[int, str, str, str, int]]]) -> None:

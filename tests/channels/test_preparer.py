@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from sqlalchemy import event
 
 from bot.channels.base import OutboundMessage
-from bot.outbox.sender import PREPARE_MAX, URGENT_KINDS, Preparer, claim_rows
+from bot.outbox.sender import PREPARE_MAX, URGENT_KINDS, Pipeline, Preparer, claim_rows
 from tests.channels.conftest import Stack
 
 GUARD = 30.0  # seconds: only so that a broken preparer fails instead of hanging
@@ -81,31 +81,42 @@ async def test_routine_rows_alone_go_after_the_linger(stack: Stack) -> None:
     assert all(messages) and len(prepares) == 1
 
 
-async def test_a_routine_row_alone_after_a_quiet_spell_is_prepared_at_once(stack: Stack) -> None:
-    """A participant's next question at low load: nothing else is coming to wait for."""
-    [(row_id, attempts)] = await _claimed(stack, ["flow"])
-    preparer = Preparer(stack.services, linger=3600)
-    [message] = await _all([asyncio.create_task(preparer.prepare(row_id, attempts, urgent=False))])
-    assert message is not None and message.outbox_id == row_id
-
-
-async def test_a_routine_row_soon_after_another_waits_for_company(stack: Stack) -> None:
-    """A paced sender asks one row at a time: after the first, each waits for others."""
-    claimed = await _claimed(stack, ["scheduled", "scheduled", "flow", "crisis"])
-    preparer = Preparer(stack.services, linger=3600)
+async def test_routine_rows_go_at_once_while_the_sender_is_not_busy(stack: Stack) -> None:
+    """A participant's next question at 25-50 turns a second: no queue, nothing to wait
+    for; the wait was most of the time from their answer to the provider."""
+    claimed = await _claimed(stack, ["flow", "scheduled"])
+    preparer = Preparer(stack.services, linger=3600, busy=lambda: False)
     with _prepares(stack) as prepares:
-        (first, first_attempts), *rest = claimed
-        assert await _all(
-            [asyncio.create_task(preparer.prepare(first, first_attempts, urgent=False))]
-        )
-        asks = [asyncio.create_task(preparer.prepare(i, a, urgent=False)) for i, a in rest[:1]]
+        for row_id, attempts in claimed:
+            ask = preparer.prepare(row_id, attempts, urgent=False)
+            [message] = await _all([asyncio.create_task(ask)])
+            assert message is not None and message.outbox_id == row_id
+    assert len(prepares) == 2
+
+
+async def test_the_pipeline_is_busy_only_when_every_send_it_allows_is_taken(
+    stack: Stack,
+) -> None:
+    person = await stack.participant()
+    await stack.enqueue(person, "Your next question.", "flow")
+    pipeline = Pipeline(stack.services, concurrency=4, linger=3600)
+    pipeline.add(await claim_rows(stack.services))
+    await asyncio.wait_for(pipeline.close(drain=True), GUARD)  # one of four: sent at once
+    assert len(stack.twilio.requests) == 1
+
+
+async def test_routine_rows_wait_for_company_only_while_the_sender_is_busy(stack: Stack) -> None:
+    """Busy (every send allowed is taken): a row would wait for its turn anyway."""
+    claimed = await _claimed(stack, ["scheduled", "flow", "crisis"])
+    preparer = Preparer(stack.services, linger=3600, busy=lambda: True)
+    with _prepares(stack) as prepares:
+        asks = [asyncio.create_task(preparer.prepare(i, a, urgent=False)) for i, a in claimed[:2]]
         for _ in range(20):
             await asyncio.sleep(0)
-        assert not any(ask.done() for ask in asks)  # asked within the linger of the first
-        asks += [asyncio.create_task(preparer.prepare(i, a, urgent=False)) for i, a in rest[1:2]]
-        asks.append(asyncio.create_task(preparer.prepare(*rest[2], urgent=True)))
+        assert not any(ask.done() for ask in asks)  # waiting for company
+        asks.append(asyncio.create_task(preparer.prepare(*claimed[2], urgent=True)))
         assert all(await _all(asks))
-    assert len(prepares) == 2  # the first alone, then the three together
+    assert len(prepares) == 1
 
 
 async def test_the_wait_ends_when_every_send_allowed_is_asking(stack: Stack) -> None:
