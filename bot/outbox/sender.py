@@ -260,17 +260,16 @@ class Preparer:
         # send it allows is asking, no other row can come to join them.
         self._full = min(full, PREPARE_MAX)
         self._asks: list[tuple[int, int | None, asyncio.Future[OutboundMessage | None]]] = []
-        self._urgent = asyncio.Event()
+        self._go = asyncio.Event()  # an urgent row or a full batch: stop waiting
         self._task: asyncio.Task[None] | None = None
 
     async def prepare(
         self, row_id: int, attempts: int | None, *, urgent: bool = True
     ) -> OutboundMessage | None:
-        loop = asyncio.get_running_loop()
-        answer: asyncio.Future[OutboundMessage | None] = loop.create_future()
+        answer: asyncio.Future[OutboundMessage | None] = asyncio.get_running_loop().create_future()
         self._asks.append((row_id, attempts, answer))
         if urgent or len(self._asks) >= self._full:
-            self._urgent.set()
+            self._go.set()
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._run())
         return await answer
@@ -279,8 +278,8 @@ class Preparer:
         while self._asks:
             if self._linger > 0 and len(self._asks) < self._full and self._busy():
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._urgent.wait(), self._linger)
-            self._urgent.clear()
+                    await asyncio.wait_for(self._go.wait(), self._linger)
+            self._go.clear()
             batch, self._asks = self._asks[:PREPARE_MAX], self._asks[PREPARE_MAX:]
             try:
                 messages = await prepare_many(self._services, [(i, a) for i, a, _ in batch])

@@ -49,8 +49,9 @@ async def _all(asks: list[asyncio.Task[OutboundMessage | None]]) -> list[Outboun
 async def test_routine_rows_wait_for_company_and_an_urgent_one_takes_them_along(
     stack: Stack,
 ) -> None:
+    """While the sender is busy (every send allowed is taken): a row waits its turn anyway."""
     claimed = await _claimed(stack, ["flow", "flow", "scheduled", "crisis"])
-    preparer = Preparer(stack.services, linger=3600)
+    preparer = Preparer(stack.services, linger=3600, busy=lambda: True)
     with _prepares(stack) as prepares:
         asks = [asyncio.create_task(preparer.prepare(i, a, urgent=False)) for i, a in claimed[:3]]
         for _ in range(5):
@@ -103,20 +104,6 @@ async def test_the_pipeline_is_busy_only_when_every_send_it_allows_is_taken(
     pipeline.add(await claim_rows(stack.services))
     await asyncio.wait_for(pipeline.close(drain=True), GUARD)  # one of four: sent at once
     assert len(stack.twilio.requests) == 1
-
-
-async def test_routine_rows_wait_for_company_only_while_the_sender_is_busy(stack: Stack) -> None:
-    """Busy (every send allowed is taken): a row would wait for its turn anyway."""
-    claimed = await _claimed(stack, ["scheduled", "flow", "crisis"])
-    preparer = Preparer(stack.services, linger=3600, busy=lambda: True)
-    with _prepares(stack) as prepares:
-        asks = [asyncio.create_task(preparer.prepare(i, a, urgent=False)) for i, a in claimed[:2]]
-        for _ in range(20):
-            await asyncio.sleep(0)
-        assert not any(ask.done() for ask in asks)  # waiting for company
-        asks.append(asyncio.create_task(preparer.prepare(*claimed[2], urgent=True)))
-        assert all(await _all(asks))
-    assert len(prepares) == 1
 
 
 async def test_the_wait_ends_when_every_send_allowed_is_asking(stack: Stack) -> None:
