@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.api.common import Handler, error_response
 from bot.host.services import Services
+from bot.outbox import lanes
 from bot.store.models import Escalation, InboundMessage, OutboxMessage
 from bot.store.models.scheduling import ScheduledItem
 from bot.telemetry import REGISTRY, WEBHOOK_SECONDS
@@ -84,18 +85,7 @@ async def store_metrics(db: AsyncSession, now: datetime) -> list[Metric]:
         )
     ):
         outbound.add_metric([channel, status], count)
-    due = (OutboxMessage.status == "pending", OutboxMessage.not_before <= now)
-    depth, oldest = (
-        await db.execute(select(func.count(), func.min(OutboxMessage.not_before)).where(*due))
-    ).one()
-    outbox_depth = GaugeMetricFamily(
-        "checkins_outbox_depth", "Outbound messages due and not yet claimed", value=depth
-    )
-    outbox_age = GaugeMetricFamily(
-        "checkins_outbox_oldest_age_seconds",
-        "How long the oldest due outbound message has waited",
-        value=max(0.0, (now - oldest).total_seconds()) if oldest is not None else 0.0,
-    )
+    outbox_depth, outbox_age, *by_lane = await _outbox_metrics(db, now)
     open_items = GaugeMetricFamily(
         "checkins_escalations_open", "Escalations not yet resolved", labels=["priority"]
     )
@@ -129,7 +119,48 @@ async def store_metrics(db: AsyncSession, now: datetime) -> list[Metric]:
         )
         or 0,
     )
-    return [inbound, outbound, outbox_depth, outbox_age, open_items, overdue_items, scheduled]
+    return [inbound, outbound, outbox_depth, outbox_age, *by_lane, open_items, overdue_items,
+            scheduled]  # fmt: skip
+
+
+async def _outbox_metrics(db: AsyncSession, now: datetime) -> list[GaugeMetricFamily]:
+    """Due rows in all and by lane: a backlog of scheduled messages must not hide a
+    crisis reply that waits (``bot.outbox.lanes``). One indexed range per lane."""
+    depth_by_lane = GaugeMetricFamily(
+        "checkins_outbox_lane_depth", "Outbound messages due and not yet claimed, by lane",
+        labels=["lane"],
+    )  # fmt: skip
+    age_by_lane = GaugeMetricFamily(
+        "checkins_outbox_lane_oldest_age_seconds",
+        "How long the oldest due outbound message of each lane has waited",
+        labels=["lane"],
+    )
+    total, oldest_age = 0, 0.0
+    for lane in lanes.LANES:
+        due = (
+            OutboxMessage.status == "pending",
+            OutboxMessage.lane == lane,
+            OutboxMessage.not_before <= now,
+        )
+        depth, oldest = (
+            await db.execute(select(func.count(), func.min(OutboxMessage.not_before)).where(*due))
+        ).one()
+        age = max(0.0, (now - oldest).total_seconds()) if oldest is not None else 0.0
+        depth_by_lane.add_metric([lanes.NAMES[lane]], depth)
+        age_by_lane.add_metric([lanes.NAMES[lane]], age)
+        total, oldest_age = total + depth, max(oldest_age, age)
+    return [
+        GaugeMetricFamily(
+            "checkins_outbox_depth", "Outbound messages due and not yet claimed", value=total
+        ),
+        GaugeMetricFamily(
+            "checkins_outbox_oldest_age_seconds",
+            "How long the oldest due outbound message has waited",
+            value=oldest_age,
+        ),
+        depth_by_lane,
+        age_by_lane,
+    ]
 
 
 def _allowed(request: web.Request, token: str | None) -> bool:

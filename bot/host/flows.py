@@ -17,6 +17,7 @@ from bot.host.services import Services
 from bot.store.models import Answer, FlowSession, Participant, User
 
 MAX_CHAINED_FLOWS = 3
+ON_SCREEN = frozenset({"simulator", "preview"})  # staff started it and watch for the reply
 HISTORY_DEPTH = MAX_RECENT
 
 
@@ -110,7 +111,10 @@ async def _run_follow_ups(
     for flow_id in turn.follow_up:
         if depth >= MAX_CHAINED_FLOWS:
             break
-        await start_flow(services, db, participant, flow_id, trigger="flow", depth=depth + 1)
+        await start_flow(
+            services, db, participant, flow_id, trigger="flow", inbound_id=turn.inbound_id,
+            depth=depth + 1, waited_for=turn.waited_for,
+        )  # fmt: skip
 
 
 async def start_flow(
@@ -123,8 +127,14 @@ async def start_flow(
     trigger: str = "manual",
     inbound_id: int | None = None,
     depth: int = 0,
+    waited_for: bool | None = None,
 ) -> FlowSession | None:
-    """End any live session and start ``flow_id``; None if that flow is not loaded."""
+    """End any live session and start ``flow_id``; None if that flow is not loaded.
+
+    ``waited_for``: someone is waiting for these messages, so they go ahead of scheduled
+    ones in the outbox; by default, when a message started it or staff started it on
+    screen (the simulator, a preview).
+    """
     flow = services.flows.get(flow_id)
     if flow is None:
         return None
@@ -160,7 +170,9 @@ async def start_flow(
     _store_state(session, state, params)
     db.add(session)
     await db.flush()
-    turn = Turn(db, participant, session, now, inbound_id)
+    if waited_for is None:
+        waited_for = inbound_id is not None or trigger in ON_SCREEN
+    turn = Turn(db, participant, session, now, inbound_id, waited_for=waited_for)
     await apply_events(turn, events)
     await _run_follow_ups(services, db, participant, turn, depth)
     return session
@@ -216,7 +228,7 @@ async def resume_flow(
     session.flow_version = flow.version  # moved on to a compatible version, or unchanged
     state, events = engine.resume(flow, state, reply, now, tr=services.catalogs)
     _store_state(session, state, params)
-    turn = Turn(db, participant, session, now, inbound_id)
+    turn = Turn(db, participant, session, now, inbound_id, waited_for=inbound_id is not None)
     await apply_events(turn, events)
     await _run_follow_ups(services, db, participant, turn, 0)
     return state.outcome != "expired"

@@ -48,7 +48,7 @@ class Message:
 
     def reply(self, source: str, kind: str = "flow") -> None:
         body = replies.reply(self.services.catalogs, self.participant.language, source)
-        enqueue(self.db, self.participant, body, now=self.now, kind=kind)
+        enqueue(self.db, self.participant, body, now=self.now, kind=kind, replying=True)
 
     async def escalate(self, priority: str, reason: str, source: str) -> None:
         await open_escalation(

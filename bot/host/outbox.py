@@ -11,6 +11,7 @@ from datetime import datetime
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.outbox.lanes import lane_of
 from bot.store.models import OutboxMessage, Participant
 
 log = logging.getLogger(__name__)
@@ -46,8 +47,13 @@ def enqueue(
     buttons: tuple[tuple[str, str], ...] = (),
     not_before: datetime | None = None,
     user_id: int | None = None,
+    replying: bool = False,
 ) -> OutboxMessage | None:
-    """Add one outbound row in the caller's transaction, or None if the rules forbid it."""
+    """Add one outbound row in the caller's transaction, or None if the rules forbid it.
+
+    ``replying``: it answers a message the participant has just sent, so it goes ahead
+    of scheduled messages waiting in the outbox (``bot.outbox.lanes``).
+    """
     to = address_of(participant)
     if to is None or not may_send(participant, kind):
         log.info("outbound withheld", extra={"participant_id": participant.id, "kind": kind})
@@ -61,6 +67,7 @@ def enqueue(
         buttons=[list(b) for b in buttons],
         status="pending",
         kind=kind,
+        lane=lane_of(kind, replying=replying),
         not_before=not_before or now,
         created_at=now,
     )

@@ -54,10 +54,11 @@ from bot.channels.base import OutboundMessage, SendResult
 from bot.errors import ChannelError, ChannelForbidden, ChannelRateLimited, ChannelUncertain
 from bot.host.audit import audit
 from bot.host.services import Services
-from bot.outbox import whatsapp
+from bot.outbox import lanes, whatsapp
 from bot.outbox.consent import consents_of, refusal
 from bot.outbox.consequences import after_permanent_failure
 from bot.outbox.delivery import OPEN, adopt_statuses
+from bot.outbox.gate import Gate
 from bot.outbox.quiet import LastSession, deferred_until, last_sessions
 from bot.outbox.slots import share_holds, share_limits
 from bot.store.bulk import table_of
@@ -77,8 +78,8 @@ CLAIM_ATTEMPTS = 4  # a claim SQLite refused at once is tried again (``sqlite_bu
 CLOSE_ATTEMPTS = 3  # the sender's last recording of sent rows, before it gives up
 UNCONFIGURED_RETRY = timedelta(minutes=5)
 # Crisis and opt-out replies first, then coach replies, then the rest.
-KIND_ORDER = {"crisis": 0, "optout": 1, "help": 2, "coach": 3}
-URGENT_KINDS = frozenset(KIND_ORDER)  # never kept waiting to be prepared with others
+KIND_ORDER = {"crisis": 0, "optout": 1, "help": 2, "coach": 3, "notify": 4}
+URGENT_KINDS = lanes.URGENT_KINDS  # never kept waiting to be prepared with others
 # Kinds dropped while a participant is paused (a coach resumes them; the scheduler re-plans).
 HELD_WHEN_PAUSED = frozenset({"scheduled"})
 PROVIDER = {"sms": "twilio", "whatsapp": "twilio", "telegram": "telegram"}
@@ -88,20 +89,21 @@ RECORD_EVERY = 0.05  # seconds between batched "sent" updates
 RECORD_MAX = 200  # rows per batched update
 PREPARE_MAX = 32  # rows committed ``sending`` in one transaction
 PREPARE_LINGER = 0.05  # seconds routine rows wait for others to be prepared with
+URGENT_LOOK = 0.2  # seconds at least between looks for urgent rows while the pipeline is full
+Due = Row[tuple[int, str, str, str, int, int]]  # id, kind, to, channel, attempts, lane
 BACKOFF_FIRST, BACKOFF_MAX = 1.0, 30.0  # seconds, after a lost answer or a refused connection
 
 
 async def claim(services: Services, limit: int = BATCH) -> list[int]:
-    """The ids of up to ``limit`` due rows, now ours, most urgent kind first."""
-    rows = await claim_rows(services, limit)
-    rows.sort(key=lambda r: (KIND_ORDER.get(r.kind, 9), r.id))
-    return [r.id for r in rows]
+    """The ids of up to ``limit`` due rows, now ours, most urgent first."""
+    return [r.id for r in await claim_rows(services, limit)]
 
 
 async def claim_rows(
-    services: Services, limit: int = BATCH
-) -> list[Row[tuple[int, str, str, str, int]]]:
-    """Mark up to ``limit`` due rows as ours; SKIP LOCKED keeps other workers off them.
+    services: Services, limit: int = BATCH, ranges: Sequence[tuple[int, int]] = lanes.CLAIM_RANGES
+) -> list[Due]:
+    """Mark up to ``limit`` due rows as ours, urgent lane first (``bot.outbox.lanes``);
+    SKIP LOCKED keeps other workers off them.
 
     One statement that changes nothing when it fails, so a refusal from a busy SQLite
     is tried again here, after a short pause, instead of failing the batch (seen once
@@ -109,51 +111,111 @@ async def claim_rows(
     """
     for attempt in range(1, CLAIM_ATTEMPTS):
         try:
-            return await _claim_once(services, limit)
+            return await _claim_once(services, limit, ranges)
         except OperationalError as exc:
             code = sqlite_busy_code(exc)
             if code is None:
                 raise
             log.warning("outbox claim refused by a busy database", extra={"code": code})
             await asyncio.sleep(0.02 * attempt)
-    return await _claim_once(services, limit)
+    return await _claim_once(services, limit, ranges)
 
 
 _OUTBOX = table_of(OutboxMessage)
 
 
 @functools.cache
-def _claim_statement(dialect: str) -> Update:
-    """Built once per dialect: a statement object keeps its cache key, so each claim
-    skips generating it (a walk of the whole statement, CTE included)."""
+def _claim_statement(dialect: str, shape: str) -> Update:
+    """Built once per dialect and shape: a statement object keeps its cache key, so each
+    claim skips generating it (a walk of the whole statement, CTE included).
+
+    Shapes: ``lane``, one lane, with ``not_before`` as the upper bound of one range of
+    the index; ``lanes``, several lanes in one range (rows not yet due are read and
+    passed over, so only for the small lanes); ``earlier``, the due bulk rows of the
+    people whose replies were just claimed (``ids``), so that a reply never overtakes a
+    message written to them before it.
+    """
     now = bindparam("now", type_=_OUTBOX.c.claimed_at.type)
-    due = (
-        select(_OUTBOX.c.id)
-        .where(_OUTBOX.c.status == "pending", _OUTBOX.c.not_before <= now)
-        .order_by(_OUTBOX.c.not_before, _OUTBOX.c.id)
-        .limit(bindparam("limit", type_=Integer))
-    )
+    lane = _OUTBOX.c.lane
+    if shape == "earlier":
+        # Found through the participant index: the status is wrapped so that no planner
+        # reads the whole backlog through ix_outbox_due instead (SQLite did, unanalysed).
+        people = select(_OUTBOX.c.participant_id).where(_OUTBOX.c.id.in_(many("ids")))
+        due = select(_OUTBOX.c.id).where(
+            _OUTBOX.c.participant_id.in_(people),
+            _OUTBOX.c.status.concat("") == "pending",
+            lane == lanes.BULK,
+            _OUTBOX.c.not_before <= now,
+        )
+    else:
+        due = select(_OUTBOX.c.id).where(_OUTBOX.c.status == "pending", _OUTBOX.c.not_before <= now)
+        low = bindparam("low_lane", type_=lane.type)
+        if shape == "lane":
+            due = due.where(lane == low)
+        else:
+            due = due.where(lane >= low, lane <= bindparam("high_lane", type_=lane.type))
+        due = due.order_by(lane, _OUTBOX.c.not_before, _OUTBOX.c.id).limit(
+            bindparam("limit", type_=Integer)
+        )
     if dialect == "postgresql":
         due = due.with_for_update(skip_locked=True)
     # Materialised: as IN (subquery) PostgreSQL may re-run the locking subquery per row
-    # and claim far more than ``limit`` rows.
-    chosen = due.cte("due").prefix_with("MATERIALIZED", dialect="postgresql")
+    # and claim far more than ``limit`` rows; SQLite flattened the ``earlier`` shape into
+    # a walk of every pending row.
+    chosen = (
+        due.cte("due")
+        .prefix_with("MATERIALIZED", dialect="postgresql")
+        .prefix_with("MATERIALIZED", dialect="sqlite")
+    )
     return (
         update(_OUTBOX)
         .where(_OUTBOX.c.id == chosen.c.id, _OUTBOX.c.status == "pending")
         .values(status="claimed", claimed_at=now, attempts=_OUTBOX.c.attempts + 1)
         .returning(
-            _OUTBOX.c.id, _OUTBOX.c.kind, _OUTBOX.c.to, _OUTBOX.c.channel, _OUTBOX.c.attempts
+            _OUTBOX.c.id,
+            _OUTBOX.c.kind,
+            _OUTBOX.c.to,
+            _OUTBOX.c.channel,
+            _OUTBOX.c.attempts,
+            _OUTBOX.c.lane,
         )
     )
 
 
-async def _claim_once(services: Services, limit: int) -> list[Row[tuple[int, str, str, str, int]]]:
+def _urgency(row: Due) -> tuple[int, int, int]:
+    return row.lane, KIND_ORDER.get(row.kind, len(KIND_ORDER)), row.id
+
+
+async def _claim_once(
+    services: Services, limit: int, ranges: Sequence[tuple[int, int]]
+) -> list[Due]:
+    """One statement per range of lanes (``lanes.CLAIM_RANGES``), in one transaction.
+
+    A claimed reply must not overtake an earlier bulk row to the same person: when the
+    bulk statement took every due bulk row, those rows are here and the pipeline keeps
+    each person's rows in order; otherwise one more statement fetches theirs.
+    """
     now = services.clock.now()
+    claimed: list[Due] = []
+    replies: list[int] = []
+    every_bulk_row = False
     async with services.write_turn(), services.sessions() as db, db.begin():
-        statement = _claim_statement(db.bind.dialect.name)
-        result = await db.execute(statement, {"now": now, "limit": limit})
-        return list(result.all())
+        dialect = db.bind.dialect.name
+        for low, high in ranges:
+            wanted = limit - len(claimed)
+            if wanted <= 0:
+                break
+            params = {"now": now, "limit": wanted, "low_lane": low, "high_lane": high}
+            statement = _claim_statement(dialect, "lane" if low == high else "lanes")
+            rows = sorted((await db.execute(statement, params)).all(), key=_urgency)
+            claimed.extend(rows)
+            replies.extend(row.id for row in rows if row.lane == lanes.REPLY)
+            every_bulk_row = high == lanes.BULK and len(rows) < wanted
+        if replies and not every_bulk_row:
+            params = {"now": now, "ids": replies}
+            earlier = (await db.execute(_claim_statement(dialect, "earlier"), params)).all()
+            claimed.extend(sorted(earlier, key=_urgency))
+    return claimed
 
 
 async def _prepare(
@@ -614,6 +676,7 @@ class Claimed:
     to: str
     channel: str
     attempts: int
+    lane: int
 
 
 class Pipeline:
@@ -623,7 +686,7 @@ class Pipeline:
         self, services: Services, concurrency: int = CONCURRENCY, linger: float = PREPARE_LINGER
     ) -> None:
         self._services = services
-        self._gate = asyncio.Semaphore(concurrency)
+        self._gate = Gate(concurrency)
         self._queues: dict[str, deque[Claimed]] = {}
         self._chains: set[asyncio.Task[None]] = set()
         self._stopping = False
@@ -634,13 +697,27 @@ class Pipeline:
         self.preparer = Preparer(services, linger, full=concurrency, busy=self._gate.locked)
         self.breakers = {PROVIDER.get(name, name): Breaker() for name in services.channels}
 
-    def add(self, rows: Sequence[Row[tuple[int, str, str, str, int]]]) -> None:
-        for row in sorted(rows, key=lambda r: (r.kind != "crisis", r.id)):
-            claimed = Claimed(row.id, row.kind, row.to, row.channel, row.attempts)
+    def add(self, rows: Sequence[Due]) -> None:
+        """Chains start in the order given (most urgent first); each recipient's rows go
+        in the order they were written, whatever lane brought them, crisis replies first."""
+        by_recipient: dict[str, list[Due]] = {}
+        for row in rows:
+            by_recipient.setdefault(row.to, []).append(row)
+        for theirs in by_recipient.values():
+            self._add_theirs(sorted(theirs, key=lambda r: (r.kind != "crisis", r.id)))
+
+    def _add_theirs(self, rows: list[Due]) -> None:
+        """A crisis reply goes ahead of that person's other rows, even ones already waiting."""
+        for row in rows:
+            claimed = Claimed(row.id, row.kind, row.to, row.channel, row.attempts, row.lane)
             self.waiting += 1
             queue = self._queues.get(claimed.to)
             if queue is not None:
-                queue.append(claimed)
+                if claimed.kind == "crisis":
+                    ahead = next((n for n, q in enumerate(queue) if q.kind != "crisis"), len(queue))
+                    queue.insert(ahead, claimed)
+                else:
+                    queue.append(claimed)
                 continue
             self._queues[claimed.to] = deque([claimed])
             chain = asyncio.create_task(self._chain(claimed.to))
@@ -652,7 +729,8 @@ class Pipeline:
         queue = self._queues[to]
         try:
             while queue and not self._stopping:
-                async with self._gate:
+                # Ranked by the most urgent row waiting: the ones before it go first anyway.
+                async with self._gate.slot(min(c.lane for c in queue)):
                     if self._stopping:
                         break
                     row = queue.popleft()
@@ -764,7 +842,7 @@ async def run_sender(
     memory (seconds of sending, far below ``STALE_CLAIM``).
     """
     await recover_stale(services)
-    swept = time.monotonic()
+    swept = looked = time.monotonic()
     pipeline = Pipeline(services)
     try:
         while not stop.is_set():
@@ -772,9 +850,20 @@ async def run_sender(
                 swept = time.monotonic()
                 await _sweep_stale(services)
             if pipeline.waiting >= REFILL_BELOW:
+                since = time.monotonic() - looked
+                if (wake.is_set() and since >= URGENT_LOOK) or since >= poll:
+                    # Full, but something may have been committed (a wake-up, or a
+                    # poll for a process no one wakes): an urgent row must not wait for
+                    # the rows already in memory (the gate lets it in first).
+                    looked = time.monotonic()
+                    wake.clear()
+                    try:
+                        pipeline.add(await claim_rows(services, ranges=lanes.URGENT_ONLY))
+                    except Exception:  # the next look tries again
+                        log.exception("claiming urgent rows failed; retrying")
                 pipeline.progress.clear()
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(pipeline.progress.wait(), timeout=0.5)
+                    await asyncio.wait_for(pipeline.progress.wait(), timeout=URGENT_LOOK)
                 continue
             # Cleared before the claim, not after: rows committed while the claim looks
             # set it again, and are claimed at once instead of at the next poll.

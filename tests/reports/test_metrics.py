@@ -48,9 +48,11 @@ async def test_metrics_report_traffic_outbox_and_escalations(
                            text="hi", received_at=now)
             for i in range(3)
         )  # fmt: skip
-        for status, age in (("pending", 120), ("pending", 30), ("sent", 0), ("failed", 0)):
+        for status, age, kind in (("pending", 120, "flow"), ("pending", 30, "crisis"),
+                                  ("pending", -60, "crisis"), ("sent", 0, "flow"),
+                                  ("failed", 0, "flow")):  # fmt: skip
             db.add(OutboxMessage(channel="whatsapp", to="+447911123456", body="x", status=status,
-                                 kind="flow", not_before=now - timedelta(seconds=age),
+                                 kind=kind, not_before=now - timedelta(seconds=age),
                                  created_at=now))  # fmt: skip
         db.add(Escalation(priority="urgent", reason="r", source="s", status="open", created_at=now,
                           updated_at=now, deadline_at=now - timedelta(minutes=5)))  # fmt: skip
@@ -64,9 +66,14 @@ async def test_metrics_report_traffic_outbox_and_escalations(
     text = await response.text()
     got = samples(text)
     assert got[("checkins_messages_in_total", (("channel", "sms"),))] == 3
-    assert got[("checkins_messages_out", (("channel", "whatsapp"), ("status", "pending")))] == 2
-    assert got[("checkins_outbox_depth", ())] == 2
+    assert got[("checkins_messages_out", (("channel", "whatsapp"), ("status", "pending")))] == 3
+    assert got[("checkins_outbox_depth", ())] == 2  # the one due in a minute is not counted
     assert got[("checkins_outbox_oldest_age_seconds", ())] == 120
+    assert got[("checkins_outbox_lane_depth", (("lane", "urgent"),))] == 1
+    assert got[("checkins_outbox_lane_depth", (("lane", "reply"),))] == 0
+    assert got[("checkins_outbox_lane_depth", (("lane", "bulk"),))] == 1
+    assert got[("checkins_outbox_lane_oldest_age_seconds", (("lane", "urgent"),))] == 30
+    assert got[("checkins_outbox_lane_oldest_age_seconds", (("lane", "bulk"),))] == 120
     assert got[("checkins_escalations_open", (("priority", "urgent"),))] == 1
     assert got[("checkins_escalations_open", (("priority", "high"),))] == 1
     assert got[("checkins_escalations_open", (("priority", "routine"),))] == 0

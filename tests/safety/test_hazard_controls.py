@@ -18,7 +18,8 @@ from bot.engine import Flow, load_flow_dir
 from bot.host.services import Services
 from bot.i18n.catalogs import Catalogs, load_catalogs
 from bot.i18n.languages import LANGUAGES
-from bot.store.models import Escalation, InboundMessage
+from bot.outbox.sender import claim_rows
+from bot.store.models import Escalation, InboundMessage, OutboxMessage
 from tests.channels.conftest import Stack
 from tests.channels.conftest import fake_telegram as fake_telegram
 from tests.channels.conftest import fake_twilio as fake_twilio
@@ -54,6 +55,28 @@ async def test_urgent_escalation_is_committed_before_the_webhook_answers(stack: 
     assert items[0].inbound_id == inbound[0].id and inbound[0].processed_at is not None
     crisis = [m for m in await stack.outbox(person.id) if m.kind == "crisis"]
     assert len(crisis) == 1 and crisis[0].status == "pending"  # queued in the same commit
+
+
+# HZ-01: a crisis reply is not queued behind a backlog of scheduled messages.
+
+
+async def test_crisis_reply_goes_before_a_backlog_of_scheduled_messages(stack: Stack) -> None:
+    """A fan-out leaves hundreds of check-ins waiting for the provider's rate; the crisis
+    reply written after them is the first row the sender takes."""
+    now = stack.clock.now()
+    async with stack.services.sessions() as db, db.begin():
+        for n in range(300):
+            db.add(
+                OutboxMessage(
+                    participant_id=None, channel="sms", to=f"+44791100{n:04d}",
+                    body="Time for your check-in.", buttons=[], status="pending",
+                    kind="flow", not_before=now, created_at=now,
+                )
+            )  # fmt: skip
+    person = await stack.participant()
+    assert (await stack.sms(person.phone or "", CRISIS)).status == 200
+    first = await claim_rows(stack.services, limit=1)
+    assert [(row.kind, row.to) for row in first] == [("crisis", person.phone)]
 
 
 # HZ-01: crisis replies are never held for quiet hours or a pause.

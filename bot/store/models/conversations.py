@@ -5,9 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, SmallInteger, String, Text, UniqueConstraint
+from sqlalchemy import text as sql
+from sqlalchemy.engine.default import DefaultExecutionContext
 from sqlalchemy.orm import Mapped, mapped_column
 
+from bot.outbox.lanes import lane_of
 from bot.store.models.base import Base, BigId
 
 
@@ -51,11 +54,18 @@ class InboundMessage(Base):
     outcome: Mapped[str | None] = mapped_column(String(32))
 
 
+def _lane_default(context: DefaultExecutionContext) -> int:
+    """A row written without a lane (staff tools, scripts) still gets the right one."""
+    given: dict[str, Any] = context.get_current_parameters()  # type: ignore[no-untyped-call]
+    return lane_of(str(given.get("kind") or "flow"))
+
+
 class OutboxMessage(Base):
     """A row first, a send second: the sender claims rows and records what happened."""
 
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_due", "status", "not_before"),)
+    # The sender claims lane by lane, each in ``not_before`` order: one range per lane.
+    __table_args__ = (Index("ix_outbox_due", "status", "lane", "not_before", "id"),)
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     participant_id: Mapped[int | None] = mapped_column(ForeignKey("participants.id"), index=True)
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
@@ -68,6 +78,8 @@ class OutboxMessage(Base):
     kind: Mapped[str] = mapped_column(
         String(16), default="flow"
     )  # flow, crisis, optout, coach, scheduled, notify
+    # bot.outbox.lanes: 0 urgent, 1 a reply to a message just received, 2 the rest
+    lane: Mapped[int] = mapped_column(SmallInteger, default=_lane_default, server_default=sql("2"))
     not_before: Mapped[datetime]
     created_at: Mapped[datetime]
     claimed_at: Mapped[datetime | None]

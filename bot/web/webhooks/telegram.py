@@ -286,7 +286,7 @@ async def on_start_link(
             else:
                 row.participant_id = participant.id
                 if outcome == "linked":
-                    await _welcome(services, db, participant)
+                    await _welcome(services, db, participant, row.id)
     except Exception as exc:
         log_failure("telegram link not stored", exc, update_id=update_id)
         raise NotStored from exc
@@ -294,7 +294,9 @@ async def on_start_link(
     services.outbox_wake.set()
 
 
-async def _welcome(services: Services, db: AsyncSession, participant: Participant) -> None:
+async def _welcome(
+    services: Services, db: AsyncSession, participant: Participant, inbound_id: int | None
+) -> None:
     if participant.status != "active":
         return  # opted out or paused: linking sends nothing
     onboarded = await db.scalar(
@@ -303,8 +305,8 @@ async def _welcome(services: Services, db: AsyncSession, participant: Participan
         .limit(1)
     )
     if onboarded is None and await start_flow(
-        services, db, participant, ONBOARDING, trigger="telegram_link"
+        services, db, participant, ONBOARDING, trigger="telegram_link", inbound_id=inbound_id
     ):
         return
     body = services.catalogs.text(participant.language, CONTEXT, LINKED)
-    enqueue(db, participant, body, now=services.clock.now(), kind="flow")
+    enqueue(db, participant, body, now=services.clock.now(), kind="flow", replying=True)

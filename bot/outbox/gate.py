@@ -1,0 +1,61 @@
+"""Sends in flight, with the most urgent waiter let in first.
+
+The pipeline allows so many sends at once and the rest wait here. A plain semaphore
+lets waiters in the order they came, so a crisis reply claimed behind fifty scheduled
+messages waited for all fifty (5 s at a UK long code's 10 a second, ``bench/lanes.py``).
+Here each waiter gives a rank (its lane, ``bot.outbox.lanes``) and the lowest rank goes
+in first; within a rank, first come first served.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import deque
+from collections.abc import AsyncIterator
+
+from bot.outbox import lanes
+
+
+class Gate:
+    def __init__(self, slots: int) -> None:
+        self._free = slots
+        self._waiting: list[deque[asyncio.Future[None]]] = [deque() for _ in lanes.LANES]
+
+    def locked(self) -> bool:
+        """Every slot is taken: whoever asks now waits."""
+        return self._free == 0
+
+    @contextlib.asynccontextmanager
+    async def slot(self, rank: int) -> AsyncIterator[None]:
+        await self._acquire(rank)
+        try:
+            yield
+        finally:
+            self._release()
+
+    async def _acquire(self, rank: int) -> None:
+        if self._free > 0 and not any(self._waiting):
+            self._free -= 1
+            return
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        queue = self._waiting[min(max(rank, 0), len(self._waiting) - 1)]
+        queue.append(future)
+        try:
+            await future
+        except asyncio.CancelledError:
+            if future.done() and not future.cancelled():
+                self._release()  # the slot was handed over as we were cancelled: pass it on
+            else:
+                queue.remove(future)
+            raise
+
+    def _release(self) -> None:
+        """Hand the slot straight to the most urgent waiter, or free it."""
+        for queue in self._waiting:
+            while queue:
+                future = queue.popleft()
+                if not future.done():
+                    future.set_result(None)
+                    return
+        self._free += 1
