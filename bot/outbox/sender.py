@@ -7,10 +7,12 @@ send again while a stale ``sending`` row may have gone out and is flagged
 ``uncertain`` instead (a status callback or ``bot.outbox.reconcile`` settles it).
 
 ``run_sender`` is a pipeline: it claims the next batch while the last one is still
-going out, keeps up to ``CONCURRENCY`` sends in flight (waiting for their rate slot,
-on the wire, or being recorded), and records successful sends in batches (one
-executemany UPDATE, ``Results``). One recipient's messages still go strictly one
-after the other, in the order they were written (a crisis reply first). After a
+going out, keeps up to ``CONCURRENCY`` sends in flight per channel (waiting for their
+rate slot, on the wire, or being recorded), and records successful sends in batches
+(one executemany UPDATE, ``Results``). Urgent rows and replies are claimed and let
+through first (``bot.outbox.lanes``, ``bot.outbox.gate``). One recipient's messages
+still go strictly one after the other, in the order they were written (a crisis reply
+first). After a
 send whose outcome was lost (5xx, timeout) or that could not connect, the channel is
 backed off (``Breaker``): one probe at a time until one gets through, instead of
 marking every queued message uncertain while the provider is down.
@@ -29,7 +31,7 @@ import contextlib
 import functools
 import logging
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -60,7 +62,7 @@ from bot.outbox.consequences import after_permanent_failure
 from bot.outbox.delivery import OPEN, adopt_statuses
 from bot.outbox.gate import Gate
 from bot.outbox.quiet import LastSession, deferred_until, last_sessions
-from bot.outbox.slots import share_holds, share_limits
+from bot.outbox.slots import channel_rate, share_holds, share_limits
 from bot.store.bulk import table_of
 from bot.store.db import sqlite_busy_code
 from bot.store.models import OutboxMessage, Participant, User
@@ -85,6 +87,7 @@ HELD_WHEN_PAUSED = frozenset({"scheduled"})
 PROVIDER = {"sms": "twilio", "whatsapp": "twilio", "telegram": "telegram"}
 CONCURRENCY = 16  # sends in flight per process (most of them waiting for their rate slot)
 REFILL_BELOW = BATCH // 2  # claim the next batch when fewer rows than this wait in memory
+HOLD_SECONDS = 20.0  # at most this much of a channel's sending waits in memory (<< STALE_CLAIM)
 RECORD_EVERY = 0.05  # seconds between batched "sent" updates
 RECORD_MAX = 200  # rows per batched update
 PREPARE_MAX = 32  # rows committed ``sending`` in one transaction
@@ -686,20 +689,49 @@ class Pipeline:
         self, services: Services, concurrency: int = CONCURRENCY, linger: float = PREPARE_LINGER
     ) -> None:
         self._services = services
-        self._gate = Gate(concurrency)
+        self._concurrency = concurrency
+        self._gates: dict[str, Gate] = {}  # one per channel: each waits for its own rate
         self._queues: dict[str, deque[Claimed]] = {}
         self._chains: set[asyncio.Task[None]] = set()
         self._stopping = False
-        self.waiting = 0  # claimed rows not yet started
+        self._waiting: Counter[str] = Counter()  # claimed rows not yet started, by channel
+        self._last_claimed: frozenset[str] = frozenset()  # the channels of the last claim
         self.progress = asyncio.Event()  # set whenever a send finishes
         self.results = Results(services)
         # Busy: every send allowed is taken, so a row asking now would queue anyway.
-        self.preparer = Preparer(services, linger, full=concurrency, busy=self._gate.locked)
+        self.preparer = Preparer(services, linger, full=concurrency, busy=self._busy)
         self.breakers = {PROVIDER.get(name, name): Breaker() for name in services.channels}
+
+    @property
+    def waiting(self) -> int:
+        return self._waiting.total()
+
+    def wants_more(self) -> bool:
+        """Claim again when a channel with rows to send runs short (``REFILL_BELOW``),
+        unless one already holds what it can send in ``HOLD_SECONDS``: then a slow
+        channel's backlog cannot keep a fast channel's rows from being claimed."""
+        if any(n >= self._budget(channel) for channel, n in self._waiting.items()):
+            return False
+        active = {channel for channel, n in self._waiting.items() if n} | self._last_claimed
+        return not active or any(self._waiting[channel] < REFILL_BELOW for channel in active)
+
+    def _budget(self, channel: str) -> int:
+        rate = channel_rate(self._services, channel)
+        return BATCH + REFILL_BELOW if rate is None else max(BATCH, int(rate * HOLD_SECONDS))
+
+    def _gate(self, channel: str) -> Gate:
+        gate = self._gates.get(channel)
+        if gate is None:
+            gate = self._gates[channel] = Gate(self._concurrency)
+        return gate
+
+    def _busy(self) -> bool:
+        return any(gate.locked() for gate in self._gates.values())
 
     def add(self, rows: Sequence[Due]) -> None:
         """Chains start in the order given (most urgent first); each recipient's rows go
         in the order they were written, whatever lane brought them, crisis replies first."""
+        self._last_claimed = frozenset(row.channel for row in rows)
         by_recipient: dict[str, list[Due]] = {}
         for row in rows:
             by_recipient.setdefault(row.to, []).append(row)
@@ -710,7 +742,7 @@ class Pipeline:
         """A crisis reply goes ahead of that person's other rows, even ones already waiting."""
         for row in rows:
             claimed = Claimed(row.id, row.kind, row.to, row.channel, row.attempts, row.lane)
-            self.waiting += 1
+            self._waiting[claimed.channel] += 1
             queue = self._queues.get(claimed.to)
             if queue is not None:
                 if claimed.kind == "crisis":
@@ -729,17 +761,18 @@ class Pipeline:
         queue = self._queues[to]
         try:
             while queue and not self._stopping:
-                # Ranked by the most urgent row waiting: the ones before it go first anyway.
-                async with self._gate.slot(min(c.lane for c in queue)):
+                # The next row's channel; ranked by the most urgent row waiting, as the
+                # ones before it go first anyway.
+                async with self._gate(queue[0].channel).slot(min(c.lane for c in queue)):
                     if self._stopping:
                         break
                     row = queue.popleft()
-                    self.waiting -= 1
+                    self._waiting[row.channel] -= 1
                     breaker = self.breakers.get(PROVIDER.get(row.channel, row.channel))
                     probe = breaker is not None and await breaker.admit()
                     if self._stopping:  # stopped while the provider was backed off
                         queue.appendleft(row)
-                        self.waiting += 1
+                        self._waiting[row.channel] += 1
                         break
                     try:
                         outcome = await send_one(
@@ -778,7 +811,8 @@ class Pipeline:
     async def _give_back(self, queue: deque[Claimed], not_before: datetime | None) -> None:
         rows = list(queue)
         queue.clear()
-        self.waiting -= len(rows)
+        for row in rows:
+            self._waiting[row.channel] -= 1
         await _release(self._services, [r.id for r in rows], not_before)
 
     async def close(self, *, drain: bool) -> None:
@@ -838,8 +872,8 @@ async def run_sender(
     with nothing to send it looks again every ``poll`` seconds anyway.
 
     The next batch is claimed while the current one is still going out, so the rate
-    slots never wait for a claim; at most about ``BATCH + REFILL_BELOW`` rows wait in
-    memory (seconds of sending, far below ``STALE_CLAIM``).
+    slots never wait for a claim; a channel holds at most about ``HOLD_SECONDS`` of its
+    sending in memory (``Pipeline.wants_more``), far below ``STALE_CLAIM``.
     """
     await recover_stale(services)
     swept = looked = time.monotonic()
@@ -849,7 +883,7 @@ async def run_sender(
             if time.monotonic() - swept >= STALE_SWEEP_SECONDS:
                 swept = time.monotonic()
                 await _sweep_stale(services)
-            if pipeline.waiting >= REFILL_BELOW:
+            if not pipeline.wants_more():
                 since = time.monotonic() - looked
                 if (wake.is_set() and since >= URGENT_LOOK) or since >= poll:
                     # Full, but something may have been committed (a wake-up, or a

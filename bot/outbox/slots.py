@@ -245,6 +245,17 @@ async def share_holds(channel: object) -> None:
                 await limiter.share_holds()
 
 
+def channel_rate(services: Services, name: str) -> float | None:
+    """Messages a second the channel allows overall, or None if it sets no limit."""
+    channel = services.channels.get(name)
+    rates = [
+        limiter.capacity / limiter.period
+        for attribute in ("limiter", "overall")
+        if isinstance(limiter := getattr(channel, attribute, None), RateLimiter)
+    ]
+    return min(rates) if rates else None
+
+
 def share_limits(services: Services) -> None:
     """Put every channel's rate limiters on the shared line (idempotent, cheap)."""
     margin = services.settings.send_rate_margin

@@ -170,3 +170,34 @@ async def test_rows_committed_while_the_sender_looks_are_sent_without_waiting_fo
         await asyncio.wait_for(sender, timeout=30)
     assert claims >= 2
     assert [r.form["Body"] for r in stack.twilio.requests] == ["Due in a minute."]
+
+
+async def test_a_slow_channel_does_not_hold_up_a_fast_one(make_stack: StackFactory) -> None:
+    """40 SMS paced at 8 a second, then 20 Telegram messages, unpaced: every Telegram
+    message goes before the sixteenth SMS. With one gate for all channels, the SMS sends
+    waiting for their rate slots held every place, and Telegram waited for 24 more."""
+    stack = await make_stack(twilio_sms_rate=8.0)
+    texters = [await stack.participant() for _ in range(40)]
+    chatters = [await stack.participant(channel="telegram") for _ in range(20)]
+    async with stack.services.sessions() as db, db.begin():
+        for texter in texters:
+            enqueue(db, texter, "A text.", now=stack.clock.now())
+        for n, chatter in enumerate(chatters):
+            fresh = await db.get(Participant, chatter.id)
+            assert fresh is not None
+            fresh.telegram_chat_id = str(700000 + n)
+            enqueue(db, fresh, "A chat.", now=stack.clock.now())
+    stop = asyncio.Event()
+    sender = asyncio.create_task(run_sender(stack.services, stop, stack.services.outbox_wake))
+
+    async def chats_sent() -> bool:
+        return len(stack.telegram.sent()) >= len(chatters)
+
+    await _until(chats_sent, tries=400)
+    stop.set()
+    stack.services.outbox_wake.set()
+    await asyncio.wait_for(sender, timeout=30)
+    chats = [call.at for call in stack.telegram.sent()]
+    texts = sorted(request.at for request in stack.twilio.requests)
+    assert len(chats) == len(chatters)
+    assert len(texts) < 16 or max(chats) < texts[15]
