@@ -24,7 +24,7 @@ NAMES: Final = {URGENT: "urgent", REPLY: "reply", BULK: "bulk"}
 # deferred, so they share a statement; bulk has its own, with ``not_before`` bounded, so
 # a night's deferred nudges are never read until they are due.
 CLAIM_RANGES: Final = ((URGENT, REPLY), (BULK, BULK))
-URGENT_ONLY: Final = ((URGENT, URGENT),)
+WAITED_FOR: Final = ((URGENT, REPLY),)  # what a full pipeline still looks for
 
 # The kinds that never wait behind others, whoever wrote them.
 URGENT_KINDS: Final = frozenset({"crisis", "optout", "help", "coach", "notify"})

@@ -12,10 +12,9 @@ rate slot, on the wire, or being recorded), and records successful sends in batc
 (one executemany UPDATE, ``Results``). Urgent rows and replies are claimed and let
 through first (``bot.outbox.lanes``, ``bot.outbox.gate``). One recipient's messages
 still go strictly one after the other, in the order they were written (a crisis reply
-first). After a
-send whose outcome was lost (5xx, timeout) or that could not connect, the channel is
-backed off (``Breaker``): one probe at a time until one gets through, instead of
-marking every queued message uncertain while the provider is down.
+first). After a send whose outcome was lost (5xx, timeout) or that could not connect,
+the channel is backed off (``Breaker``): one probe at a time until one gets through,
+instead of marking every queued message uncertain while the provider is down.
 
 At send time the rules are checked again: opt-out and consent for the row's
 channel (``bot.outbox.consent``), pauses for scheduled messages, quiet hours for
@@ -92,7 +91,7 @@ RECORD_EVERY = 0.05  # seconds between batched "sent" updates
 RECORD_MAX = 200  # rows per batched update
 PREPARE_MAX = 32  # rows committed ``sending`` in one transaction
 PREPARE_LINGER = 0.05  # seconds routine rows wait for others to be prepared with
-URGENT_LOOK = 0.2  # seconds at least between looks for urgent rows while the pipeline is full
+URGENT_LOOK = 0.2  # seconds at least between looks for urgent rows and replies while full
 Due = Row[tuple[int, str, str, str, int, int]]  # id, kind, to, channel, attempts, lane
 BACKOFF_FIRST, BACKOFF_MAX = 1.0, 30.0  # seconds, after a lost answer or a refused connection
 
@@ -103,7 +102,10 @@ async def claim(services: Services, limit: int = BATCH) -> list[int]:
 
 
 async def claim_rows(
-    services: Services, limit: int = BATCH, ranges: Sequence[tuple[int, int]] = lanes.CLAIM_RANGES
+    services: Services,
+    limit: int = BATCH,
+    ranges: Sequence[tuple[int, int]] = lanes.CLAIM_RANGES,
+    skip: frozenset[str] = frozenset(),
 ) -> list[Due]:
     """Mark up to ``limit`` due rows as ours, urgent lane first (``bot.outbox.lanes``);
     SKIP LOCKED keeps other workers off them.
@@ -114,21 +116,21 @@ async def claim_rows(
     """
     for attempt in range(1, CLAIM_ATTEMPTS):
         try:
-            return await _claim_once(services, limit, ranges)
+            return await _claim_once(services, limit, ranges, skip)
         except OperationalError as exc:
             code = sqlite_busy_code(exc)
             if code is None:
                 raise
             log.warning("outbox claim refused by a busy database", extra={"code": code})
             await asyncio.sleep(0.02 * attempt)
-    return await _claim_once(services, limit, ranges)
+    return await _claim_once(services, limit, ranges, skip)
 
 
 _OUTBOX = table_of(OutboxMessage)
 
 
 @functools.cache
-def _claim_statement(dialect: str, shape: str) -> Update:
+def _claim_statement(dialect: str, shape: str, skipping: bool = False) -> Update:
     """Built once per dialect and shape: a statement object keeps its cache key, so each
     claim skips generating it (a walk of the whole statement, CTE included).
 
@@ -136,7 +138,8 @@ def _claim_statement(dialect: str, shape: str) -> Update:
     the index; ``lanes``, several lanes in one range (rows not yet due are read and
     passed over, so only for the small lanes); ``earlier``, the due bulk rows of the
     people whose replies were just claimed (``ids``), so that a reply never overtakes a
-    message written to them before it.
+    message written to them before it. ``skipping``: leave out the channels in ``skip``
+    (their rows are read and passed over).
     """
     now = bindparam("now", type_=_OUTBOX.c.claimed_at.type)
     lane = _OUTBOX.c.lane
@@ -155,6 +158,8 @@ def _claim_statement(dialect: str, shape: str) -> Update:
         low = bindparam("low_lane", type_=lane.type)
         if shape == "lane":
             due = due.where(lane == low)
+            if skipping:
+                due = due.where(_OUTBOX.c.channel.not_in(many("skip")))
         else:
             due = due.where(lane >= low, lane <= bindparam("high_lane", type_=lane.type))
         due = due.order_by(lane, _OUTBOX.c.not_before, _OUTBOX.c.id).limit(
@@ -190,11 +195,12 @@ def _urgency(row: Due) -> tuple[int, int, int]:
 
 
 async def _claim_once(
-    services: Services, limit: int, ranges: Sequence[tuple[int, int]]
+    services: Services, limit: int, ranges: Sequence[tuple[int, int]], skip: frozenset[str]
 ) -> list[Due]:
     """One statement per range of lanes (``lanes.CLAIM_RANGES``), in one transaction.
 
-    A claimed reply must not overtake an earlier bulk row to the same person: when the
+    ``skip`` leaves those channels' bulk rows out (never an urgent row or a reply). A
+    claimed reply must not overtake an earlier bulk row to the same person: when the
     bulk statement took every due bulk row, those rows are here and the pipeline keeps
     each person's rows in order; otherwise one more statement fetches theirs.
     """
@@ -208,15 +214,22 @@ async def _claim_once(
             wanted = limit - len(claimed)
             if wanted <= 0:
                 break
-            params = {"now": now, "limit": wanted, "low_lane": low, "high_lane": high}
-            statement = _claim_statement(dialect, "lane" if low == high else "lanes")
+            skipping = bool(skip) and low == lanes.BULK
+            params: dict[str, Any] = {"now": now, "limit": wanted, "low_lane": low}
+            if low == high:
+                statement = _claim_statement(dialect, "lane", skipping)
+                if skipping:
+                    params["skip"] = sorted(skip)
+            else:
+                statement = _claim_statement(dialect, "lanes")
+                params["high_lane"] = high
             rows = sorted((await db.execute(statement, params)).all(), key=_urgency)
             claimed.extend(rows)
             replies.extend(row.id for row in rows if row.lane == lanes.REPLY)
-            every_bulk_row = high == lanes.BULK and len(rows) < wanted
+            every_bulk_row = high == lanes.BULK and not skipping and len(rows) < wanted
         if replies and not every_bulk_row:
-            params = {"now": now, "ids": replies}
-            earlier = (await db.execute(_claim_statement(dialect, "earlier"), params)).all()
+            found = {"now": now, "ids": replies}
+            earlier = (await db.execute(_claim_statement(dialect, "earlier"), found)).all()
             claimed.extend(sorted(earlier, key=_urgency))
     return claimed
 
@@ -706,14 +719,25 @@ class Pipeline:
     def waiting(self) -> int:
         return self._waiting.total()
 
-    def wants_more(self) -> bool:
-        """Claim again when a channel with rows to send runs short (``REFILL_BELOW``),
-        unless one already holds what it can send in ``HOLD_SECONDS``: then a slow
-        channel's backlog cannot keep a fast channel's rows from being claimed."""
-        if any(n >= self._budget(channel) for channel, n in self._waiting.items()):
-            return False
+    def claim_plan(self) -> frozenset[str] | None:
+        """What to claim now: None for nothing, else the channels to leave out.
+
+        Claim again when a channel with rows to send runs short (``REFILL_BELOW``);
+        leave out each channel that already holds what it can send in ``HOLD_SECONDS``,
+        so a slow channel's backlog cannot keep a fast channel's rows from being claimed.
+        """
+        full = self.full_channels()
         active = {channel for channel, n in self._waiting.items() if n} | self._last_claimed
-        return not active or any(self._waiting[channel] < REFILL_BELOW for channel in active)
+        if not active or any(self._waiting[channel] < REFILL_BELOW for channel in active - full):
+            return full
+        return None
+
+    def full_channels(self) -> frozenset[str]:
+        return frozenset(c for c, n in self._waiting.items() if n >= self._budget(c))
+
+    def claimed(self, rows: Sequence[Due]) -> None:
+        """The channels of the last claim are the ones with rows waiting in the outbox."""
+        self._last_claimed = frozenset(row.channel for row in rows)
 
     def _budget(self, channel: str) -> int:
         rate = channel_rate(self._services, channel)
@@ -731,7 +755,6 @@ class Pipeline:
     def add(self, rows: Sequence[Due]) -> None:
         """Chains start in the order given (most urgent first); each recipient's rows go
         in the order they were written, whatever lane brought them, crisis replies first."""
-        self._last_claimed = frozenset(row.channel for row in rows)
         by_recipient: dict[str, list[Due]] = {}
         for row in rows:
             by_recipient.setdefault(row.to, []).append(row)
@@ -865,6 +888,26 @@ async def _sweep_stale(services: Services) -> None:
         log.exception("stale outbox sweep failed; trying again later")
 
 
+async def _look(
+    services: Services, pipeline: Pipeline, wake: asyncio.Event, *, bulk_too: bool
+) -> None:
+    """The pipeline holds enough, but something may have been committed (a wake-up, or a
+    poll for a process no one wakes): urgent rows and replies must not wait for the rows
+    already in memory (the gate lets them in first). ``bulk_too`` (at each poll): bulk
+    rows of the channels that are not full are looked for as well."""
+    wake.clear()
+    full = pipeline.full_channels()
+    try:
+        if bulk_too and full:
+            rows = await claim_rows(services, skip=full)
+            pipeline.claimed(rows)
+        else:
+            rows = await claim_rows(services, ranges=lanes.WAITED_FOR)
+        pipeline.add(rows)
+    except Exception:  # the next look tries again
+        log.exception("looking for urgent rows failed; retrying")
+
+
 async def run_sender(
     services: Services, stop: asyncio.Event, wake: asyncio.Event, poll: float = 1.0
 ) -> None:
@@ -873,7 +916,7 @@ async def run_sender(
 
     The next batch is claimed while the current one is still going out, so the rate
     slots never wait for a claim; a channel holds at most about ``HOLD_SECONDS`` of its
-    sending in memory (``Pipeline.wants_more``), far below ``STALE_CLAIM``.
+    sending in memory (``Pipeline.claim_plan``), far below ``STALE_CLAIM``.
     """
     await recover_stale(services)
     swept = looked = time.monotonic()
@@ -883,18 +926,12 @@ async def run_sender(
             if time.monotonic() - swept >= STALE_SWEEP_SECONDS:
                 swept = time.monotonic()
                 await _sweep_stale(services)
-            if not pipeline.wants_more():
+            skip = pipeline.claim_plan()
+            if skip is None:
                 since = time.monotonic() - looked
                 if (wake.is_set() and since >= URGENT_LOOK) or since >= poll:
-                    # Full, but something may have been committed (a wake-up, or a
-                    # poll for a process no one wakes): an urgent row must not wait for
-                    # the rows already in memory (the gate lets it in first).
                     looked = time.monotonic()
-                    wake.clear()
-                    try:
-                        pipeline.add(await claim_rows(services, ranges=lanes.URGENT_ONLY))
-                    except Exception:  # the next look tries again
-                        log.exception("claiming urgent rows failed; retrying")
+                    await _look(services, pipeline, wake, bulk_too=since >= poll)
                 pipeline.progress.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(pipeline.progress.wait(), timeout=URGENT_LOOK)
@@ -904,10 +941,11 @@ async def run_sender(
             wake.clear()
             try:
                 share_limits(services)
-                rows = await claim_rows(services)
+                rows = await claim_rows(services, skip=skip)
             except Exception:
                 log.exception("outbox sweep failed; retrying")
                 rows = []
+            pipeline.claimed(rows)
             if rows:
                 pipeline.add(rows)
                 continue

@@ -164,3 +164,31 @@ async def test_a_row_written_without_a_lane_gets_one_from_its_kind(stack: Stack)
                 )
             )  # fmt: skip
     assert await _lanes_of(stack, person) == [("crisis", lanes.URGENT), ("scheduled", lanes.BULK)]
+
+
+async def test_a_claim_may_leave_out_a_channels_bulk_rows_but_never_its_urgent_ones_or_replies(
+    stack: Stack,
+) -> None:
+    texter, chatter = await stack.participant(), await stack.participant(channel="telegram")
+    async with stack.services.sessions() as db, db.begin():
+        fresh = await db.get(Participant, chatter.id)
+        assert fresh is not None
+        fresh.telegram_chat_id = "720001"
+    bulk_text = await _queue(stack, texter, "scheduled")
+    bulk_chat = await _queue(stack, await stack.refreshed(chatter), "scheduled")
+    reply = await _queue(stack, texter, "flow", replying=True)
+    crisis = await _queue(stack, texter, "crisis")
+
+    rows = await claim_rows(stack.services, skip=frozenset({"sms"}))
+    assert sorted(r.id for r in rows) == sorted([crisis, reply, bulk_chat, bulk_text])
+    # The SMS bulk row came only as the reply's earlier row to the same person.
+    assert await claim_rows(stack.services) == []
+
+
+async def test_an_sms_bulk_row_is_left_when_no_reply_needs_it(stack: Stack) -> None:
+    texter, other = await stack.participant(), await stack.participant()
+    bulk_text = await _queue(stack, texter, "scheduled")
+    reply = await _queue(stack, other, "flow", replying=True)
+    rows = await claim_rows(stack.services, skip=frozenset({"sms"}))
+    assert [r.id for r in rows] == [reply]
+    assert [r.id for r in await claim_rows(stack.services)] == [bulk_text]

@@ -201,3 +201,36 @@ async def test_a_slow_channel_does_not_hold_up_a_fast_one(make_stack: StackFacto
     texts = sorted(request.at for request in stack.twilio.requests)
     assert len(chats) == len(chatters)
     assert len(texts) < 16 or max(chats) < texts[15]
+
+
+async def test_once_a_slow_channel_holds_its_share_the_others_rows_are_still_claimed(
+    make_stack: StackFactory,
+) -> None:
+    """Telegram paced at 4 a second may hold 80 rows in memory (20 s of its sending).
+    With two Telegram rows written before each SMS, 160 and 80, half the SMS come after
+    those 80: claims that take rows in written order would leave them until Telegram
+    drained; claims that leave out the full channel send them at once."""
+    stack = await make_stack(telegram_overall_rate=4.0)
+    texters = [await stack.participant() for _ in range(80)]
+    chatters = [await stack.participant(channel="telegram") for _ in range(160)]
+    async with stack.services.sessions() as db, db.begin():
+        for n, chatter in enumerate(chatters):
+            fresh = await db.get(Participant, chatter.id)
+            assert fresh is not None
+            fresh.telegram_chat_id = str(710000 + n)
+            enqueue(db, fresh, "A chat.", now=stack.clock.now())
+            if n % 2:
+                enqueue(db, texters[n // 2], "A text.", now=stack.clock.now())
+    stop = asyncio.Event()
+    sender = asyncio.create_task(run_sender(stack.services, stop, stack.services.outbox_wake))
+
+    async def texts_sent() -> bool:
+        return len(stack.twilio.requests) >= len(texters)
+
+    await _until(texts_sent, tries=200)
+    chats_by_then = len(stack.telegram.sent())
+    stop.set()
+    stack.services.outbox_wake.set()
+    await asyncio.wait_for(sender, timeout=30)
+    assert len(stack.twilio.requests) == len(texters)
+    assert chats_by_then < 40  # Telegram had sent a fraction of its rows

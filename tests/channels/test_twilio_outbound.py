@@ -48,7 +48,9 @@ def _message(body: str = "How are you today?", **kw: object) -> OutboundMessage:
 async def test_provider_answers_map_to_what_the_sender_may_do(
     fake_twilio: FakeTwilio, answer: str, error: type[ChannelError], permanent: bool, code: str
 ) -> None:
-    channel = _channel(fake_twilio.url)
+    # 0.3 s only where the fake must outlast it: on a loaded CI machine an answer once
+    # took longer, and a refusal read as a lost answer.
+    channel = _channel(fake_twilio.url, timeout=0.3 if answer == "timeout" else 5.0)
     fake_twilio.fail_next(answer)
     try:
         with pytest.raises(error) as caught:

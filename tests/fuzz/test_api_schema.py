@@ -41,6 +41,11 @@ STRICTNESS = [
     schemathesis.checks.positive_data_acceptance,
     schemathesis.checks.negative_data_rejection,
 ]
+# Without Chromium the PDF report answers 503 pdf_unavailable, as it should (a new
+# machine has none until `apt-get install chromium`); schemathesis counts any 5xx as a
+# server error. Only that check, on that operation, is left out then.
+PDF_ROUTE = "/api/reports/mdt.pdf"
+NO_CHROMIUM = not Path("/usr/bin/chromium").exists()
 
 
 async def seed(services: Services) -> None:
@@ -103,4 +108,6 @@ def test_the_served_document_is_the_one_tested(live_api: str) -> None:
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
 def test_the_api_answers_as_its_document_says(case: schemathesis.Case, live_api: str) -> None:
     excluded = [] if os.environ.get("SCHEMA_STRICT") else list(STRICTNESS)
+    if NO_CHROMIUM and case.operation.path == PDF_ROUTE:
+        excluded.append(schemathesis.checks.not_a_server_error)
     case.call_and_validate(base_url=live_api, headers=AUTH, excluded_checks=excluded)
