@@ -46,8 +46,9 @@ class Gate:
         except asyncio.CancelledError:
             if future.done() and not future.cancelled():
                 self._release()  # the slot was handed over as we were cancelled: pass it on
-            else:
-                queue.remove(future)
+            else:  # a release may have passed over it already
+                with contextlib.suppress(ValueError):
+                    queue.remove(future)
             raise
 
     def _release(self) -> None:

@@ -72,3 +72,19 @@ async def test_a_slot_handed_to_a_waiter_cancelled_at_that_moment_passes_on() ->
     await asyncio.wait_for(asyncio.gather(holder, later), GUARD)  # a lost slot hangs here
     assert "later" in order
     assert not gate.locked()
+
+
+async def test_a_waiter_cancelled_just_as_a_slot_is_freed_ends_cancelled() -> None:
+    """The release passes over the cancelled waiter before it runs: it must still end
+    cancelled, and the slot must be free."""
+    gate, order, go = Gate(1), [], asyncio.Event()
+    holder = asyncio.create_task(_hold(gate, lanes.BULK, "holder", order, go))
+    await _settle()
+    waiter = asyncio.create_task(_hold(gate, lanes.URGENT, "waiter", order, go))
+    await _settle()
+    go.set()  # the holder runs first: it releases, passing over the cancelled waiter
+    waiter.cancel()
+    await asyncio.wait_for(holder, GUARD)
+    results = await asyncio.gather(waiter, return_exceptions=True)
+    assert isinstance(results[0], asyncio.CancelledError)
+    assert not gate.locked()
