@@ -574,8 +574,7 @@ class Profiler:
 def cpu_parser(doc: str | None, participants: int) -> argparse.ArgumentParser:
     """The options every CPU-per-unit script shares (``turns_cpu``, ``send_cpu``)."""
     p = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument("--database", choices=["sqlite", "postgresql"], default="sqlite")
-    p.add_argument("--postgres-url", default=DEFAULT_POSTGRES, help="server to create a DB on")
+    engine_arguments(p)
     p.add_argument("--participants", type=int, default=participants)
     p.add_argument(
         "--profile", type=int, default=0, metavar="N", help="print the top N by own time"
@@ -626,6 +625,49 @@ async def scratch(keep: bool = False) -> AsyncIterator[Path]:
     finally:
         if not keep:
             shutil.rmtree(folder, ignore_errors=True)
+
+
+def engine_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--database`` and ``--postgres-url``, as every script that makes a database takes them."""
+    parser.add_argument("--database", choices=["sqlite", "postgresql"], default="sqlite")
+    parser.add_argument("--postgres-url", default=DEFAULT_POSTGRES, help="server to create a DB on")
+
+
+@dataclass
+class SendingRig:
+    """A scratch database, the fake provider, and the workers started against them."""
+
+    folder: Path
+    db: Database
+    engine: AsyncEngine
+    provider: Provider
+    workers: list[ServiceProcess] = field(default_factory=list)
+
+    async def worker(self, **extra: str) -> ServiceProcess:
+        """One ``python -m bot worker`` sending to the fake provider, once it is ready."""
+        env = env_for(self.db.url, self.provider, **extra)
+        worker = ServiceProcess("worker", env, self.folder / "worker.log").start()
+        self.workers.append(worker)
+        await worker.ready(within=120)
+        return worker
+
+
+@contextlib.asynccontextmanager
+async def sending_rig(
+    args: argparse.Namespace, name: str, provider_rate: float | None, keep: bool = False
+) -> AsyncIterator[SendingRig]:
+    """Everything a sending benchmark starts, stopped and dropped however it ends."""
+    async with scratch(keep=keep) as folder:
+        db = await Database.create(args.database, folder, args.postgres_url, name)
+        rig = SendingRig(folder, db, db.engine(), Provider(folder, rate=provider_rate))
+        try:
+            yield rig
+        finally:
+            await stop_all(rig.workers)
+            rig.provider.stop()
+            await rig.engine.dispose()
+            if not keep:
+                await db.drop()
 
 
 def emit(figures: dict[str, Any]) -> None:

@@ -30,7 +30,6 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.harness import (  # noqa: E402
-    DEFAULT_POSTGRES,
     Database,
     Person,
     Profiler,
@@ -39,6 +38,7 @@ from bench.harness import (  # noqa: E402
     batch_sizes,
     drive,
     emit,
+    engine_arguments,
     env_for,
     exactly_once,
     inbound_settled,
@@ -192,8 +192,7 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    p.add_argument("--database", choices=["sqlite", "postgresql"], default="sqlite")
-    p.add_argument("--postgres-url", default=DEFAULT_POSTGRES, help="server to create a DB on")
+    engine_arguments(p)
     p.add_argument("--participants", type=int, default=1000)
     p.add_argument("--extra-participants", type=int, default=0, help="idle rows besides them")
     p.add_argument("--seconds", type=float, default=20.0)

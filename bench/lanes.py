@@ -34,19 +34,15 @@ from sqlalchemy import insert, select, text  # noqa: E402
 from sqlalchemy.ext.asyncio import AsyncEngine  # noqa: E402
 
 from bench.harness import (  # noqa: E402
-    DEFAULT_POSTGRES,
-    Database,
-    Provider,
     emit,
-    env_for,
+    engine_arguments,
     machine_load,
     phone_of,
-    scratch,
     seed_participants,
+    sending_rig,
 )
 from bench.sending import fill_outbox, taken  # noqa: E402
 from bot.store.models import OutboxMessage  # noqa: E402
-from tests.system.processes import ServiceProcess  # noqa: E402
 
 HAS_LANES = "lane" in OutboxMessage.__table__.c
 
@@ -102,39 +98,26 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "engine": args.database, "queued": args.queued, "provider_rate": args.provider_rate,
         "lanes": HAS_LANES, "machine_at_start": machine_load(),
     }  # fmt: skip
-    async with scratch() as folder:
-        db = await Database.create(args.database, folder, args.postgres_url, "checkins_lanes")
-        engine = db.engine()
-        provider = Provider(folder, rate=args.provider_rate)
-        worker: ServiceProcess | None = None
-        try:
-            people = await seed_participants(db.url, args.participants)
-            await fill_outbox(db.url, people[:-3], args.queued)
-            await provider.ready()
-            env = env_for(db.url, provider, TWILIO_SMS_RATE=str(args.provider_rate))
-            worker = ServiceProcess("worker", env, folder / "worker.log").start()
-            await worker.ready(within=120)
-            await asyncio.sleep(args.after)
-            before = await taken(provider)
-            ids = await _queue_late_rows(engine, people)
-            within = args.queued / args.provider_rate * 2 + 60
-            figures["seconds_until_sent"] = await _wait_sent(engine, ids, within)
-            figures["taken_before_the_late_rows"] = before
-            figures["taken_by_the_time_all_were_sent"] = await taken(provider)
-            stats = await provider.stats()
-            order = [int(o) for o in stats["by_outbox"] if int(o) in ids.values()]
-            figures["their_messages_in_order"] = (
-                order.index(ids["their_earlier"]) < order.index(ids["their_reply"])
-                if {ids["their_earlier"], ids["their_reply"]} <= set(order)
-                else None
-            )
-            figures["machine_at_end"] = machine_load()
-        finally:
-            if worker is not None:
-                worker.stop()
-            provider.stop()
-            await engine.dispose()
-            await db.drop()
+    async with sending_rig(args, "checkins_lanes", args.provider_rate) as rig:
+        people = await seed_participants(rig.db.url, args.participants)
+        await fill_outbox(rig.db.url, people[:-3], args.queued)
+        await rig.provider.ready()
+        await rig.worker(TWILIO_SMS_RATE=str(args.provider_rate))
+        await asyncio.sleep(args.after)
+        before = await taken(rig.provider)
+        ids = await _queue_late_rows(rig.engine, people)
+        within = args.queued / args.provider_rate * 2 + 60
+        figures["seconds_until_sent"] = await _wait_sent(rig.engine, ids, within)
+        figures["taken_before_the_late_rows"] = before
+        figures["taken_by_the_time_all_were_sent"] = await taken(rig.provider)
+        stats = await rig.provider.stats()
+        order = [int(o) for o in stats["by_outbox"] if int(o) in ids.values()]
+        figures["their_messages_in_order"] = (
+            order.index(ids["their_earlier"]) < order.index(ids["their_reply"])
+            if {ids["their_earlier"], ids["their_reply"]} <= set(order)
+            else None
+        )
+        figures["machine_at_end"] = machine_load()
     return figures
 
 
@@ -142,8 +125,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--database", choices=["sqlite", "postgresql"], default="sqlite")
-    parser.add_argument("--postgres-url", default=DEFAULT_POSTGRES)
+    engine_arguments(parser)
     parser.add_argument("--queued", type=int, default=3_000)
     parser.add_argument("--participants", type=int, default=1_000)
     parser.add_argument("--provider-rate", type=float, default=100.0)

@@ -28,19 +28,15 @@ from sqlalchemy import func, insert, select, update  # noqa: E402
 from sqlalchemy.ext.asyncio import AsyncEngine  # noqa: E402
 
 from bench.harness import (  # noqa: E402
-    DEFAULT_POSTGRES,
-    Database,
-    Provider,
     emit,
-    env_for,
+    engine_arguments,
     machine_load,
     phone_of,
-    scratch,
     seed_participants,
+    sending_rig,
 )
 from bot.store.models import InboundMessage, OutboxMessage, Participant  # noqa: E402
 from bot.store.models.participants import Consent  # noqa: E402
-from tests.system.processes import ServiceProcess  # noqa: E402
 
 PEOPLE = 200  # per channel
 WHATSAPP_FROM = "+447700900002"
@@ -97,38 +93,25 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "whatsapp_alone_would_take_s": round(args.whatsapp / args.whatsapp_rate, 1),
         "machine_at_start": machine_load(),
     }  # fmt: skip
-    async with scratch() as folder:
-        db = await Database.create(args.database, folder, args.postgres_url, "checkins_mixed")
-        engine = db.engine()
-        provider = Provider(folder, rate=100_000)
-        worker: ServiceProcess | None = None
-        try:
-            people = await seed_participants(db.url, 2 * PEOPLE)
-            await _fill(engine, people, args.sms, args.whatsapp)
-            await provider.ready()
-            env = env_for(
-                db.url, provider, TWILIO_SMS_RATE=str(args.sms_rate),
-                TWILIO_WHATSAPP_RATE=str(args.whatsapp_rate), TWILIO_WHATSAPP_FROM=WHATSAPP_FROM,
-            )  # fmt: skip
-            worker = ServiceProcess("worker", env, folder / "worker.log").start()
-            await worker.ready(within=120)
-            began = time.monotonic()
-            deadline = began + args.sms / args.sms_rate + args.whatsapp / args.whatsapp_rate + 60
-            sent: dict[str, int] = {}
-            while time.monotonic() < deadline:
-                sent = await _sent_by_channel(engine)
-                if sent.get("whatsapp", 0) >= args.whatsapp:
-                    figures["whatsapp_all_sent_after_s"] = round(time.monotonic() - began, 1)
-                    break
-                await asyncio.sleep(0.25)
-            figures["sent_by_then"] = sent
-            figures["machine_at_end"] = machine_load()
-        finally:
-            if worker is not None:
-                worker.stop()
-            provider.stop()
-            await engine.dispose()
-            await db.drop()
+    async with sending_rig(args, "checkins_mixed", 100_000) as rig:
+        people = await seed_participants(rig.db.url, 2 * PEOPLE)
+        await _fill(rig.engine, people, args.sms, args.whatsapp)
+        await rig.provider.ready()
+        await rig.worker(
+            TWILIO_SMS_RATE=str(args.sms_rate), TWILIO_WHATSAPP_RATE=str(args.whatsapp_rate),
+            TWILIO_WHATSAPP_FROM=WHATSAPP_FROM,
+        )  # fmt: skip
+        began = time.monotonic()
+        deadline = began + args.sms / args.sms_rate + args.whatsapp / args.whatsapp_rate + 60
+        sent: dict[str, int] = {}
+        while time.monotonic() < deadline:
+            sent = await _sent_by_channel(rig.engine)
+            if sent.get("whatsapp", 0) >= args.whatsapp:
+                figures["whatsapp_all_sent_after_s"] = round(time.monotonic() - began, 1)
+                break
+            await asyncio.sleep(0.25)
+        figures["sent_by_then"] = sent
+        figures["machine_at_end"] = machine_load()
     return figures
 
 
@@ -136,8 +119,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--database", choices=["sqlite", "postgresql"], default="sqlite")
-    parser.add_argument("--postgres-url", default=DEFAULT_POSTGRES)
+    engine_arguments(parser)
     parser.add_argument("--sms", type=int, default=600)
     parser.add_argument("--whatsapp", type=int, default=1_200)
     parser.add_argument("--sms-rate", type=float, default=10.0)

@@ -32,20 +32,17 @@ from sqlalchemy import func, insert, select  # noqa: E402
 from sqlalchemy.ext.asyncio import AsyncEngine  # noqa: E402
 
 from bench.harness import (  # noqa: E402
-    DEFAULT_POSTGRES,
-    Database,
     Provider,
     Sampler,
     emit,
-    env_for,
+    engine_arguments,
     machine_load,
     outbox_settled,
     phone_of,
-    scratch,
     seed_participants,
+    sending_rig,
 )
 from bot.store.models import OutboxMessage  # noqa: E402
-from tests.system.processes import ServiceProcess  # noqa: E402
 
 CHUNK = 5000
 STALL_SECONDS = 20.0  # no message reached the provider for this long: note the outbox
@@ -128,50 +125,36 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "sender_rate": args.sender_rate,
         "machine_at_start": machine_load(),
     }
-    async with scratch(keep=args.keep) as folder:
-        db = await Database.create(args.database, folder, args.postgres_url, "checkins_sending")
-        engine = db.engine()
-        provider = Provider(folder, rate=args.provider_rate)
-        worker: ServiceProcess | None = None
-        try:
-            people = await seed_participants(db.url, args.participants)
-            await fill_outbox(db.url, people, args.messages)
-            await provider.ready()
-            env = env_for(db.url, provider, TWILIO_SMS_RATE=str(args.sender_rate))
-            worker = ServiceProcess("worker", env, folder / "worker.log").start()
-            await worker.ready(within=120)
-            sampler = Sampler(worker.pid).start()
-            began = time.monotonic()
-            deadline = began + args.messages / args.provider_rate * 3 + 60
-            figures["stalls"] = await wait_for_provider(provider, engine, args.messages, deadline)
-            figures["worker"] = await sampler.stop()
-            figures["outbox_after"] = await outbox_settled(engine, within=30)
-            stats = await provider.stats(times=True)
-            times: list[float] = stats["accepted_at"]
-            accepted = len(times)
-            elapsed = times[-1] - times[0] if accepted > 1 else 0.0
-            figures["accepted"] = accepted
-            figures["sustained_per_second"] = (
-                round((accepted - 1) / elapsed, 2) if elapsed else None
-            )
-            figures["within_5_percent"] = bool(
-                elapsed and (accepted - 1) / elapsed >= 0.95 * args.provider_rate
-            )
-            figures["per_whole_second"] = per_second(times)
-            figures["answers"] = stats["answered"]
-            figures["first_429_at_request"] = stats["first_429"]
-            figures["429_after_the_first"] = stats["later_429"]
-            counts = list(stats["by_outbox"].values())
-            figures["sent_twice"] = sum(1 for n in counts if n > 1)
-            figures["rows_sent_once"] = sum(1 for n in counts if n == 1)
-            figures["machine_at_end"] = machine_load()
-        finally:
-            if worker is not None:
-                worker.stop()
-            provider.stop()
-            await engine.dispose()
-            if not args.keep:
-                await db.drop()
+    async with sending_rig(args, "checkins_sending", args.provider_rate, args.keep) as rig:
+        people = await seed_participants(rig.db.url, args.participants)
+        await fill_outbox(rig.db.url, people, args.messages)
+        await rig.provider.ready()
+        worker = await rig.worker(TWILIO_SMS_RATE=str(args.sender_rate))
+        sampler = Sampler(worker.pid).start()
+        began = time.monotonic()
+        deadline = began + args.messages / args.provider_rate * 3 + 60
+        figures["stalls"] = await wait_for_provider(
+            rig.provider, rig.engine, args.messages, deadline
+        )
+        figures["worker"] = await sampler.stop()
+        figures["outbox_after"] = await outbox_settled(rig.engine, within=30)
+        stats = await rig.provider.stats(times=True)
+        times: list[float] = stats["accepted_at"]
+        accepted = len(times)
+        elapsed = times[-1] - times[0] if accepted > 1 else 0.0
+        figures["accepted"] = accepted
+        figures["sustained_per_second"] = round((accepted - 1) / elapsed, 2) if elapsed else None
+        figures["within_5_percent"] = bool(
+            elapsed and (accepted - 1) / elapsed >= 0.95 * args.provider_rate
+        )
+        figures["per_whole_second"] = per_second(times)
+        figures["answers"] = stats["answered"]
+        figures["first_429_at_request"] = stats["first_429"]
+        figures["429_after_the_first"] = stats["later_429"]
+        counts = list(stats["by_outbox"].values())
+        figures["sent_twice"] = sum(1 for n in counts if n > 1)
+        figures["rows_sent_once"] = sum(1 for n in counts if n == 1)
+        figures["machine_at_end"] = machine_load()
     return figures
 
 
@@ -179,8 +162,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--database", choices=["sqlite", "postgresql"], default="sqlite")
-    parser.add_argument("--postgres-url", default=DEFAULT_POSTGRES)
+    engine_arguments(parser)
     parser.add_argument("--messages", type=int, default=20_000)
     parser.add_argument("--participants", type=int, default=2_000)
     parser.add_argument("--provider-rate", type=float, default=100.0)

@@ -30,7 +30,7 @@ class Turn:
     now: datetime
     inbound_id: int | None = None
     message_kind: str = "flow"
-    waited_for: bool = False  # someone is waiting for this turn's messages (bot.outbox.lanes)
+    replying: bool = False  # someone is waiting for this turn's messages (bot.outbox.lanes)
     follow_up: list[str] = field(default_factory=list)  # flows to start after this one
 
 
@@ -42,7 +42,7 @@ async def _message(turn: Turn, event: ev.Message) -> None:
         now=turn.now,
         kind=turn.message_kind,
         buttons=event.buttons,
-        replying=turn.waited_for,
+        replying=turn.replying,
     )
 
 

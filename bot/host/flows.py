@@ -113,7 +113,7 @@ async def _run_follow_ups(
             break
         await start_flow(
             services, db, participant, flow_id, trigger="flow", inbound_id=turn.inbound_id,
-            depth=depth + 1, waited_for=turn.waited_for,
+            depth=depth + 1, replying=turn.replying,
         )  # fmt: skip
 
 
@@ -127,11 +127,11 @@ async def start_flow(
     trigger: str = "manual",
     inbound_id: int | None = None,
     depth: int = 0,
-    waited_for: bool | None = None,
+    replying: bool | None = None,
 ) -> FlowSession | None:
     """End any live session and start ``flow_id``; None if that flow is not loaded.
 
-    ``waited_for``: someone is waiting for these messages, so they go ahead of scheduled
+    ``replying``: someone is waiting for these messages, so they go ahead of scheduled
     ones in the outbox; by default, when a message started it or staff started it on
     screen (the simulator, a preview).
     """
@@ -170,9 +170,9 @@ async def start_flow(
     _store_state(session, state, params)
     db.add(session)
     await db.flush()
-    if waited_for is None:
-        waited_for = inbound_id is not None or trigger in ON_SCREEN
-    turn = Turn(db, participant, session, now, inbound_id, waited_for=waited_for)
+    if replying is None:
+        replying = inbound_id is not None or trigger in ON_SCREEN
+    turn = Turn(db, participant, session, now, inbound_id, replying=replying)
     await apply_events(turn, events)
     await _run_follow_ups(services, db, participant, turn, depth)
     return session
@@ -228,7 +228,7 @@ async def resume_flow(
     session.flow_version = flow.version  # moved on to a compatible version, or unchanged
     state, events = engine.resume(flow, state, reply, now, tr=services.catalogs)
     _store_state(session, state, params)
-    turn = Turn(db, participant, session, now, inbound_id, waited_for=inbound_id is not None)
+    turn = Turn(db, participant, session, now, inbound_id, replying=inbound_id is not None)
     await apply_events(turn, events)
     await _run_follow_ups(services, db, participant, turn, 0)
     return state.outcome != "expired"

@@ -24,10 +24,12 @@ NAMES: Final = {URGENT: "urgent", REPLY: "reply", BULK: "bulk"}
 # deferred, so they share a statement; bulk has its own, with ``not_before`` bounded, so
 # a night's deferred nudges are never read until they are due.
 CLAIM_RANGES: Final = ((URGENT, REPLY), (BULK, BULK))
-WAITED_FOR: Final = ((URGENT, REPLY),)  # what a full pipeline still looks for
+LOOK_RANGES: Final = ((URGENT, REPLY),)  # what a full pipeline still looks for
 
-# The kinds that never wait behind others, whoever wrote them.
-URGENT_KINDS: Final = frozenset({"crisis", "optout", "help", "coach", "notify"})
+# The kinds that never wait behind others, whoever wrote them, most urgent first (the
+# sender starts a claim's crisis replies before its coach replies).
+URGENT_ORDER: Final = ("crisis", "optout", "help", "coach", "notify")
+URGENT_KINDS: Final = frozenset(URGENT_ORDER)
 
 
 def lane_of(kind: str, *, replying: bool = False) -> int:

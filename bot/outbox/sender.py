@@ -79,7 +79,7 @@ CLAIM_ATTEMPTS = 4  # a claim SQLite refused at once is tried again (``sqlite_bu
 CLOSE_ATTEMPTS = 3  # the sender's last recording of sent rows, before it gives up
 UNCONFIGURED_RETRY = timedelta(minutes=5)
 # Crisis and opt-out replies first, then coach replies, then the rest.
-KIND_ORDER = {"crisis": 0, "optout": 1, "help": 2, "coach": 3, "notify": 4}
+KIND_ORDER = {kind: rank for rank, kind in enumerate(lanes.URGENT_ORDER)}
 URGENT_KINDS = lanes.URGENT_KINDS  # never kept waiting to be prepared with others
 # Kinds dropped while a participant is paused (a coach resumes them; the scheduler re-plans).
 HELD_WHEN_PAUSED = frozenset({"scheduled"})
@@ -709,6 +709,7 @@ class Pipeline:
         self._stopping = False
         self._waiting: Counter[str] = Counter()  # claimed rows not yet started, by channel
         self._last_claimed: frozenset[str] = frozenset()  # the channels of the last claim
+        self._budgets: dict[str, int] = {}  # rows a channel may hold; its rate is fixed
         self.progress = asyncio.Event()  # set whenever a send finishes
         self.results = Results(services)
         # Busy: every send allowed is taken, so a row asking now would queue anyway.
@@ -740,8 +741,12 @@ class Pipeline:
         self._last_claimed = frozenset(row.channel for row in rows)
 
     def _budget(self, channel: str) -> int:
-        rate = channel_rate(self._services, channel)
-        return BATCH + REFILL_BELOW if rate is None else max(BATCH, int(rate * HOLD_SECONDS))
+        budget = self._budgets.get(channel)
+        if budget is None:
+            rate = channel_rate(self._services, channel)
+            budget = BATCH + REFILL_BELOW if rate is None else max(BATCH, int(rate * HOLD_SECONDS))
+            self._budgets[channel] = budget
+        return budget
 
     def _gate(self, channel: str) -> Gate:
         gate = self._gates.get(channel)
@@ -888,6 +893,16 @@ async def _sweep_stale(services: Services) -> None:
         log.exception("stale outbox sweep failed; trying again later")
 
 
+async def _claim(services: Services, doing: str, **how: Any) -> list[Due]:
+    """One claim, or none if it failed: the sender loop logs it and tries again."""
+    try:
+        share_limits(services)
+        return await claim_rows(services, **how)
+    except Exception:
+        log.exception("%s failed; retrying", doing)
+        return []
+
+
 async def _look(
     services: Services, pipeline: Pipeline, wake: asyncio.Event, *, bulk_too: bool
 ) -> None:
@@ -897,15 +912,12 @@ async def _look(
     rows of the channels that are not full are looked for as well."""
     wake.clear()
     full = pipeline.full_channels()
-    try:
-        if bulk_too and full:
-            rows = await claim_rows(services, skip=full)
-            pipeline.claimed(rows)
-        else:
-            rows = await claim_rows(services, ranges=lanes.WAITED_FOR)
-        pipeline.add(rows)
-    except Exception:  # the next look tries again
-        log.exception("looking for urgent rows failed; retrying")
+    if bulk_too and full:
+        rows = await _claim(services, "looking for rows", skip=full)
+        pipeline.claimed(rows)
+    else:
+        rows = await _claim(services, "looking for urgent rows", ranges=lanes.LOOK_RANGES)
+    pipeline.add(rows)
 
 
 async def run_sender(
@@ -939,12 +951,7 @@ async def run_sender(
             # Cleared before the claim, not after: rows committed while the claim looks
             # set it again, and are claimed at once instead of at the next poll.
             wake.clear()
-            try:
-                share_limits(services)
-                rows = await claim_rows(services, skip=skip)
-            except Exception:
-                log.exception("outbox sweep failed; retrying")
-                rows = []
+            rows = await _claim(services, "outbox sweep", skip=skip)
             pipeline.claimed(rows)
             if rows:
                 pipeline.add(rows)
