@@ -31,6 +31,9 @@ class OutboundMessage:
     body: str
     buttons: tuple[tuple[str, str], ...] = ()
     template: dict[str, Any] | None = None
+    # Where sends queue for a rate slot, the lowest lane goes first (``bot.outbox.lanes``:
+    # 0 crisis and other urgent replies, 1 replies, 2 the rest).
+    lane: int = 2
 
 
 @dataclass(frozen=True)

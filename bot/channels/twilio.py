@@ -116,7 +116,7 @@ class TwilioChannel:
             )
         counted = count_segments(message.body)
         segments = counted.count if self.name == "sms" else 1
-        await self.limiter.acquire(self._key, segments)
+        await self.limiter.acquire(self._key, segments, rank=message.lane)
         status, payload, headers = await self._post(self.form(message), message.outbox_id)
         if 200 <= status < 300:
             sid = payload.get("sid")

@@ -32,7 +32,7 @@ import logging
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -52,6 +52,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.channels.base import OutboundMessage, SendResult
+from bot.channels.gate import Gate
 from bot.errors import ChannelError, ChannelForbidden, ChannelRateLimited, ChannelUncertain
 from bot.host.audit import audit
 from bot.host.services import Services
@@ -59,7 +60,6 @@ from bot.outbox import lanes, whatsapp
 from bot.outbox.consent import consents_of, refusal
 from bot.outbox.consequences import after_permanent_failure
 from bot.outbox.delivery import OPEN, adopt_statuses
-from bot.outbox.gate import Gate
 from bot.outbox.quiet import LastSession, deferred_until, last_sessions
 from bot.outbox.slots import channel_rate, share_holds, share_limits
 from bot.store.bulk import table_of
@@ -306,7 +306,9 @@ async def _prepare_row(
         return None
     row.status = "sending"
     buttons = tuple((str(b[0]), str(b[1])) for b in row.buttons or [])
-    return OutboundMessage(row.id, row.channel, row.to, row.body or "", buttons, row.template)
+    return OutboundMessage(
+        row.id, row.channel, row.to, row.body or "", buttons, row.template, row.lane
+    )
 
 
 class Preparer:
@@ -630,14 +632,21 @@ async def send_one(
     breakers: dict[str, Breaker] | None = None,
     preparer: Preparer | None = None,
     urgent: bool = True,
+    lane: int | None = None,
 ) -> str:
-    """Send one claimed row: sent, skipped, uncertain, failed or pending (to try later)."""
+    """Send one claimed row: sent, skipped, uncertain, failed or pending (to try later).
+
+    ``lane``: where it waits for its rate slot, when more urgent than its own (a routine
+    row that a reply to the same person must follow).
+    """
     if preparer is not None:
         message = await preparer.prepare(row_id, attempts, urgent=urgent)
     else:
         message = await _prepare(services, row_id, attempts)
     if message is None:
         return "skipped"
+    if lane is not None and lane < message.lane:
+        message = replace(message, lane=lane)
     channel = services.channels[message.channel]
     breaker = (breakers or {}).get(PROVIDER.get(message.channel, message.channel))
     try:
@@ -790,8 +799,9 @@ class Pipeline:
         try:
             while queue and not self._stopping:
                 # The next row's channel; ranked by the most urgent row waiting, as the
-                # ones before it go first anyway.
-                async with self._gate(queue[0].channel).slot(min(c.lane for c in queue)):
+                # ones before it go first anyway (here and for the rate slot).
+                lane = min(c.lane for c in queue)
+                async with self._gate(queue[0].channel).slot(lane):
                     if self._stopping:
                         break
                     row = queue.popleft()
@@ -811,6 +821,7 @@ class Pipeline:
                             breakers=self.breakers,
                             preparer=self.preparer,
                             urgent=row.kind in URGENT_KINDS,
+                            lane=lane,
                         )
                     finally:
                         if probe and breaker is not None:

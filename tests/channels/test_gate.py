@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
+from bot.channels.gate import RANKS, Gate
 from bot.outbox import lanes
-from bot.outbox.gate import Gate
 
 GUARD = 5.0  # seconds: only so that a lost slot fails the test instead of hanging it
 
@@ -88,3 +88,7 @@ async def test_a_waiter_cancelled_just_as_a_slot_is_freed_ends_cancelled() -> No
     results = await asyncio.gather(waiter, return_exceptions=True)
     assert isinstance(results[0], asyncio.CancelledError)
     assert not gate.locked()
+
+
+def test_the_gate_has_a_rank_for_every_lane() -> None:
+    assert len(lanes.LANES) == RANKS

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import math
 import random
 
@@ -61,3 +62,21 @@ def test_a_steady_stream_never_exceeds_the_rate_in_any_window() -> None:
     for i, at in enumerate(departures):
         inside = sum(1 for t in departures[i:] if t < at + 1.0)
         assert inside <= 50
+
+
+async def test_the_most_urgent_send_waiting_for_a_key_takes_the_next_slot() -> None:
+    """Two sends fit in each tenth of a second; six routine ones queue, then a crisis
+    reply: it goes right after the one already waiting for room, not after all six."""
+    limiter = RateLimiter(20, period=0.1)
+    order: list[str] = []
+
+    async def send(name: str, rank: int) -> None:
+        await limiter.acquire("+447700900001", rank=rank)
+        order.append(name)
+
+    routine = [asyncio.create_task(send(f"routine {n}", 2)) for n in range(6)]
+    for _ in range(5):
+        await asyncio.sleep(0)
+    crisis = asyncio.create_task(send("crisis", 0))
+    await asyncio.wait_for(asyncio.gather(*routine, crisis), timeout=5)
+    assert order.index("crisis") == 3  # two fitted at once, the third held the key

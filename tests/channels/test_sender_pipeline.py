@@ -234,3 +234,38 @@ async def test_once_a_slow_channel_holds_its_share_the_others_rows_are_still_cla
     await asyncio.wait_for(sender, timeout=30)
     assert len(stack.twilio.requests) == len(texters)
     assert chats_by_then < 40  # Telegram had sent a fraction of its rows
+
+
+async def test_a_crisis_reply_waits_for_a_rate_slot_before_bulk_sends_queued_for_theirs(
+    make_stack: StackFactory,
+) -> None:
+    """40 SMS paced at 8 a second are going out when a crisis reply is committed: it is
+    sent within a few sends. Sixteen sends wait for their rate slot at a time, and with a
+    first-come lock for the slot the crisis reply waited for all of them (15 went first)."""
+    stack = await make_stack(twilio_sms_rate=8.0)
+    texters = [await stack.participant() for _ in range(40)]
+    person = await stack.participant()
+    async with stack.services.sessions() as db, db.begin():
+        for texter in texters:
+            enqueue(db, texter, "A text.", now=stack.clock.now())
+    stop = asyncio.Event()
+    sender = asyncio.create_task(run_sender(stack.services, stop, stack.services.outbox_wake))
+
+    async def started() -> bool:
+        return len(stack.twilio.requests) >= 3
+
+    async def crisis_sent() -> bool:
+        return any(r.form["To"] == person.phone for r in stack.twilio.requests)
+
+    await _until(started, tries=200)
+    async with stack.services.sessions() as db, db.begin():
+        enqueue(db, person, "Please call 999 or NHS 111.", now=stack.clock.now(), kind="crisis")
+    before = len(stack.twilio.requests)
+    stack.services.outbox_wake.set()
+    await _until(crisis_sent, tries=400)
+    stop.set()
+    stack.services.outbox_wake.set()
+    await asyncio.wait_for(sender, timeout=30)
+    to = [r.form["To"] for r in stack.twilio.requests]
+    assert person.phone in to
+    assert to.index(person.phone) - before <= 4

@@ -1,10 +1,11 @@
-"""Sends in flight, with the most urgent waiter let in first.
+"""A semaphore that lets the most urgent waiter in first.
 
-The pipeline allows so many sends at once and the rest wait here. A plain semaphore
-lets waiters in the order they came, so a crisis reply claimed behind fifty scheduled
+Sends queue in two places: for a place among the sends in flight (the outbox pipeline)
+and for their rate slot (``bot.channels.ratelimit``). A plain semaphore or lock lets
+waiters in the order they came, so a crisis reply claimed behind fifty scheduled
 messages waited for all fifty (5 s at a UK long code's 10 a second, ``bench/lanes.py``).
-Here each waiter gives a rank (its lane, ``bot.outbox.lanes``) and the lowest rank goes
-in first; within a rank, first come first served.
+Here each waiter gives a rank (its lane, ``bot.outbox.lanes``: 0 urgent, 1 reply,
+2 the rest) and the lowest rank goes in first; within a rank, first come first served.
 """
 
 from __future__ import annotations
@@ -14,13 +15,13 @@ import contextlib
 from collections import deque
 from collections.abc import AsyncIterator
 
-from bot.outbox import lanes
+RANKS = 3  # as many as ``bot.outbox.lanes.LANES``; a rank past the last waits with the last
 
 
 class Gate:
     def __init__(self, slots: int) -> None:
         self._free = slots
-        self._waiting: list[deque[asyncio.Future[None]]] = [deque() for _ in lanes.LANES]
+        self._waiting: list[deque[asyncio.Future[None]]] = [deque() for _ in range(RANKS)]
 
     def locked(self) -> bool:
         """Every slot is taken: whoever asks now waits."""
