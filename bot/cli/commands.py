@@ -11,6 +11,7 @@ import sys
 from aiohttp import web
 
 from bot.cli import staff
+from bot.cli.loop import run_service
 from bot.config import load_settings
 from bot.host.services import build_services
 from bot.logs import configure_logging
@@ -45,8 +46,8 @@ def run(args: argparse.Namespace) -> int:
     if args.command in staff.COMMANDS:
         return staff.run(args, settings)
     if args.command == "serve":
-        return asyncio.run(_serve(settings))
-    return asyncio.run(_worker(settings))
+        return run_service(_serve(settings))
+    return run_service(_worker(settings))
 
 
 async def _serve(settings: object) -> int:

@@ -1,0 +1,30 @@
+"""The loop serve and worker run on: uvloop where it is installed, asyncio's elsewhere."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+
+import pytest
+
+from bot.cli.loop import loop_factory, run_service
+
+
+async def _loop_type() -> type[asyncio.AbstractEventLoop]:
+    await asyncio.sleep(0)
+    return type(asyncio.get_running_loop())
+
+
+@pytest.mark.skipif(importlib.util.find_spec("uvloop") is None, reason="uvloop not installed")
+def test_services_run_on_uvloop_where_it_is_installed() -> None:
+    import uvloop
+
+    assert run_service(_loop_type()) is uvloop.Loop
+
+
+def test_without_uvloop_the_default_loop_runs_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "uvloop", None)  # import now raises ImportError
+    assert loop_factory() is None
+    assert issubclass(run_service(_loop_type()), asyncio.BaseEventLoop)
