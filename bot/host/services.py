@@ -20,6 +20,7 @@ from bot.engine import Flow, load_flow_dir
 from bot.errors import FlowDefinitionError
 from bot.i18n.catalogs import Catalogs, load_catalogs
 from bot.store.db import make_engine, make_sessionmaker
+from bot.store.write_turn import WriteTurn, turn_file
 
 if TYPE_CHECKING:
     from bot.host.intake import Intake
@@ -96,7 +97,7 @@ class Services:
         default_factory=lambda: defaultdict(asyncio.Lock)
     )
     intake: Intake | None = None  # batches webhooks (bot.host.intake); made by the web app
-    _writer: asyncio.Lock = field(default_factory=asyncio.Lock)
+    _writer: WriteTurn | None = None
 
     def participant_lock(self, participant_id: int) -> asyncio.Lock:
         """In-process lock; the database row lock serialises across processes."""
@@ -106,11 +107,14 @@ class Services:
         """Hold around a write transaction that contends all the time (the intake's
         batches, the sender's). SQLite has one writer, and its busy handler sleeps in
         steps of up to 100 ms, so the intake's next batch, always ready, won the lock
-        again and again while the sender waited. Here they take turns, first come first
-        served. PostgreSQL locks rows, not the database: nothing is held there."""
-        if self.engine.dialect.name == "sqlite":
-            return self._writer
-        return contextlib.nullcontext()
+        again and again while the sender waited, in this process or in a worker on the
+        same file. Here they take turns (``bot.store.write_turn``). PostgreSQL locks
+        rows, not the database: nothing is held there."""
+        if self.engine.dialect.name != "sqlite":
+            return contextlib.nullcontext()
+        if self._writer is None:
+            self._writer = WriteTurn(turn_file(self.engine.url))
+        return self._writer
 
     def start_intake(self) -> None:
         """Batch webhooks from now on (unless ``INBOUND_BATCH`` is 1)."""
@@ -126,6 +130,8 @@ class Services:
         for channel in self.channels.values():
             await channel.close()
         await self.engine.dispose()
+        if self._writer is not None:
+            self._writer.close()
 
 
 def build_services(
