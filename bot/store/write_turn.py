@@ -88,10 +88,6 @@ class WriteTurn:
         finally:
             self._local.release()
 
-    def locked(self) -> bool:
-        """Some task of this process holds or waits for the turn."""
-        return self._local.locked()
-
     def close(self) -> None:
         if self._fd is not None:
             os.close(self._fd)
