@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import sys
 from pathlib import Path
@@ -30,6 +31,8 @@ from sqlalchemy.engine import URL
 
 if sys.platform != "win32":
     import fcntl
+
+log = logging.getLogger(__name__)
 
 
 def turn_file(url: URL) -> Path | None:
@@ -58,6 +61,8 @@ class WriteTurn:
             return
         try:
             fd = self._file()
+            if fd is None:
+                return
             with contextlib.suppress(BlockingIOError):
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # free: no thread needed
                 return
@@ -93,10 +98,18 @@ class WriteTurn:
             os.close(self._fd)
             self._fd = None
 
-    def _file(self) -> int:
-        if self._fd is None:
-            assert self._path is not None
-            self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
+    def _file(self) -> int | None:
+        """The lock file, opened once; None (turns in this process only) if it cannot be
+        made: a write must never fail for want of it."""
+        if self._fd is None and self._path is not None:
+            try:
+                self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
+            except OSError as error:
+                log.warning(
+                    "no write-turn lock file; writers take turns in this process only",
+                    extra={"error": type(error).__name__},
+                )
+                self._path = None
         return self._fd
 
     def _give_back_after_cancel(self, waiting: asyncio.Future[None]) -> None:

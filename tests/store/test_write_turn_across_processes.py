@@ -107,3 +107,15 @@ async def test_without_a_file_it_is_an_ordered_lock_in_the_process() -> None:
         assert order == []
     await asyncio.gather(*tasks)
     assert order == [0, 1, 2]
+
+
+async def test_a_lock_file_that_cannot_be_made_leaves_turns_in_the_process(
+    tmp_path: Path,
+) -> None:
+    turn = WriteTurn(tmp_path / "missing" / "checkins.db-turn")  # no such folder
+    async with asyncio.timeout(GUARD):
+        async with turn:
+            pass
+        async with turn:
+            pass
+    turn.close()
