@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
+from bot.channels.gate import RANKS
+
 
 @dataclass(frozen=True)
 class InboundMessage:
@@ -33,7 +35,7 @@ class OutboundMessage:
     template: dict[str, Any] | None = None
     # Where sends queue for a rate slot, the lowest lane goes first (``bot.outbox.lanes``:
     # 0 crisis and other urgent replies, 1 replies, 2 the rest).
-    lane: int = 2
+    lane: int = RANKS - 1
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ send again while a stale ``sending`` row may have gone out and is flagged
 going out, keeps up to ``CONCURRENCY`` sends in flight per channel (waiting for their
 rate slot, on the wire, or being recorded), and records successful sends in batches
 (one executemany UPDATE, ``Results``). Urgent rows and replies are claimed and let
-through first (``bot.outbox.lanes``, ``bot.outbox.gate``). One recipient's messages
+through first (``bot.outbox.lanes``, ``bot.channels.gate``). One recipient's messages
 still go strictly one after the other, in the order they were written (a crisis reply
 first). After a send whose outcome was lost (5xx, timeout) or that could not connect,
 the channel is backed off (``Breaker``): one probe at a time until one gets through,

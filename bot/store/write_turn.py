@@ -57,8 +57,6 @@ class WriteTurn:
 
     async def __aenter__(self) -> None:
         await self._local.acquire()
-        if self._path is None:
-            return
         try:
             fd = self._file()
             if fd is None:
@@ -88,7 +86,7 @@ class WriteTurn:
         traceback: TracebackType | None,
     ) -> None:
         try:
-            if self._path is not None and self._fd is not None:
+            if self._fd is not None:
                 fcntl.flock(self._fd, fcntl.LOCK_UN)
         finally:
             self._local.release()
