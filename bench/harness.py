@@ -212,6 +212,7 @@ class Load:
     latencies: list[float] = field(default_factory=list)  # webhook round trips, seconds
     # webhook sent to its reply taken by the provider, seconds (``drive(replies=...)``)
     reply_latencies: list[float] = field(default_factory=list)
+    start_latencies: list[float] = field(default_factory=list)  # API flow starts, seconds
     statuses: Counter[int] = field(default_factory=Counter)
     errors: Counter[str] = field(default_factory=Counter)
     starts: int = 0
@@ -226,6 +227,7 @@ class Load:
         ordered = sorted(self.latencies)
 
         replies = sorted(self.reply_latencies)
+        starts = sorted(self.start_latencies)
 
         def pct(p: float, ordered: list[float] = ordered) -> float | None:
             if not ordered:
@@ -256,6 +258,8 @@ class Load:
             "statuses": dict(self.statuses),
             "errors": dict(self.errors),
             "flow_starts": self.starts,
+            "start_p50_ms": pct(0.50, starts),
+            "start_p99_ms": pct(0.99, starts),
             **waited,
         }
 
@@ -319,6 +323,7 @@ async def drive(
         if waits is not None and person.expected is None:
             await taken(waits, person)
         if restart_flows and person.step >= len(ANSWERS):
+            asked = time.perf_counter()
             async with client.post(
                 f"{base_url}/api/participants/{person.id}/flows",
                 json={"flow": "sleep_checkin"},
@@ -326,6 +331,7 @@ async def drive(
             ) as response:
                 await response.read()
                 if response.status == 202:
+                    load.start_latencies.append(time.perf_counter() - asked)
                     load.starts += 1
                     person.step = 0
                     if waits is not None:

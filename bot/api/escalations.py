@@ -90,7 +90,7 @@ async def _lifecycle(request: web.Request, action: str) -> web.Response:
     refuse_unknown(data, ACTION_FIELDS[action])
     item_id = path_id(request)
     now = services.clock.now()
-    async with services.sessions() as db, db.begin():
+    async with services.writing() as db:
         user = await _acting_user(db, data.get("user"))
         item, participant = await lifecycle.load_item(db, item_id)
         if action == "claim":

@@ -62,7 +62,7 @@ async def start(request: web.Request) -> web.Response:
         raise ValidationError("flow is required, e.g. sleep_checkin", "invalid_flow")
     if services.flows.get(flow_id) is None:
         raise NotFound(f"no flow called {flow_id[:64]!r}", "unknown_flow")
-    async with services.sessions() as db, db.begin():
+    async with services.writing() as db:
         participant = await db.get(Participant, path_id(request))
         if participant is None or participant.status == "erased":
             raise NotFound("no such participant")

@@ -316,7 +316,7 @@ async def process_batch(
     """Store and process what can go together; None marks a message left for one-by-one."""
     locks: list[asyncio.Lock] = []
     try:
-        async with services.write_turn(), services.sessions() as db, db.begin():
+        async with services.writing() as db:
             await _take_write_lock(db)
             who = await _participants(db, messages)
             waiting, stored = await _seen(db, {p.id for p in who.values()}, messages)

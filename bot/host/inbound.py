@@ -84,7 +84,7 @@ async def find_participant(db: AsyncSession, channel: str, sender: str) -> Parti
 
 async def receive(services: Services, message: InboundMessage) -> Received:
     """Store the message once; a second copy of the same provider id is a duplicate."""
-    async with services.sessions() as db:
+    async with services.write_turn(), services.sessions() as db:
         participant = await find_participant(db, message.channel, message.sender)
         participant_id = participant.id if participant else None
         row = stored_row(message, participant_id, services.clock.now())
@@ -137,7 +137,7 @@ async def drain(services: Services, participant_id: int) -> int:
                 return processed
             row_id: int | None = None
             try:
-                async with services.sessions() as db, db.begin():
+                async with services.writing() as db:
                     participant = await _lock(db, participant_id)
                     row = await db.scalar(
                         select(InboundRow)
@@ -166,7 +166,7 @@ async def drain(services: Services, participant_id: int) -> int:
 async def _set_aside(services: Services, participant_id: int, row_id: int) -> None:
     """A message we failed to process goes to a person rather than being retried for ever."""
     now = services.clock.now()
-    async with services.sessions() as db, db.begin():
+    async with services.writing() as db:
         row = await db.get(InboundRow, row_id)
         if row is None or row.processed_at is not None:
             return
@@ -181,7 +181,7 @@ async def _set_aside(services: Services, participant_id: int, row_id: int) -> No
 async def handle_unknown(services: Services, row: InboundRow) -> None:
     """A sender we do not know still passes the safety screen."""
     now = services.clock.now()
-    async with services.sessions() as db, db.begin():
+    async with services.writing() as db:
         stored = await db.get(InboundRow, row.id)
         if stored is None or stored.processed_at is not None:
             return

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections import defaultdict
+from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -115,6 +116,17 @@ class Services:
         if self._writer is None:
             self._writer = WriteTurn(turn_file(self.engine.url))
         return self._writer
+
+    @contextlib.asynccontextmanager
+    async def writing(self) -> AsyncIterator[AsyncSession]:
+        """A session in a write transaction, begun in its turn (``write_turn``).
+
+        Every writer that runs while webhooks are busy takes this way: one outside the
+        turns waits in SQLite's busy handler instead, and lost the lock to batch after
+        batch (an API flow start under the inbound benchmark: p99 0.85-0.97 s).
+        """
+        async with self.write_turn(), self.sessions() as db, db.begin():
+            yield db
 
     def start_intake(self) -> None:
         """Batch webhooks from now on (unless ``INBOUND_BATCH`` is 1)."""

@@ -208,7 +208,7 @@ async def _claim_once(
     claimed: list[Due] = []
     replies: list[int] = []
     every_bulk_row = False
-    async with services.write_turn(), services.sessions() as db, db.begin():
+    async with services.writing() as db:
         dialect = db.bind.dialect.name
         for low, high in ranges:
             wanted = limit - len(claimed)
@@ -257,7 +257,7 @@ async def prepare_many(
     """
     now = services.clock.now()
     ids = [row_id for row_id, _ in claims]
-    async with services.write_turn(), services.sessions() as db, db.begin():
+    async with services.writing() as db:
         rows = {r.id: r for r in await db.scalars(_ROWS, {"ids": ids})}
         people = {r.participant_id for r in rows.values() if r.participant_id is not None}
         known = Known()
@@ -490,7 +490,7 @@ async def record_sent(services: Services, sent: Sequence[Sent]) -> None:
         for s in sent
     ]
     ids = [s.provider_id for s in (x.result for x in sent) if s.provider_id]
-    async with services.write_turn(), services.sessions() as db, db.begin():
+    async with services.writing() as db:
         connection = await db.connection()
         await connection.execute(RECORD_SENT, params)
         early = set(await db.scalars(_EARLY, {"ids": ids})) if ids else set()
@@ -678,7 +678,7 @@ async def _release(services: Services, row_ids: list[int], not_before: datetime 
     (so a recipient's later messages do not overtake one that must wait)."""
     if not row_ids:
         return
-    async with services.write_turn(), services.sessions() as db, db.begin():
+    async with services.writing() as db:
         later = (
             case(
                 (OutboxMessage.not_before < not_before, not_before), else_=OutboxMessage.not_before

@@ -194,7 +194,7 @@ async def on_membership(services: Services, change: dict[str, Any]) -> None:
         return
     now = services.clock.now()
     try:
-        async with services.sessions() as db, db.begin():
+        async with services.writing() as db:
             participant = await db.scalar(
                 select(Participant).where(Participant.telegram_chat_id == chat_id)
             )
@@ -215,7 +215,7 @@ async def on_membership(services: Services, change: dict[str, Any]) -> None:
 async def _queue_to_chat(services: Services, chat_id: str, body: str, kind: str) -> None:
     """A reply to a chat that is no participant's (so ``enqueue`` cannot be used)."""
     now = services.clock.now()
-    async with services.sessions() as db, db.begin():
+    async with services.writing() as db:
         if kind != "crisis":
             recent = await db.scalar(
                 select(OutboxMessage.id)
@@ -259,7 +259,7 @@ async def on_start_link(
         async with services.sessions() as db:
             owner = await link_owner(db, token)
         lock = services.participant_lock(owner) if owner else contextlib.nullcontext()
-        async with lock, services.sessions() as db, db.begin():
+        async with lock, services.writing() as db:
             # The token is a credential: the stored text is only the command.
             row = InboundRow(
                 channel="telegram", provider_id=str(update_id), participant_id=None,

@@ -123,7 +123,7 @@ async def twilio_status(request: web.Request) -> web.Response:
     outbox_id = int(raw_outbox) if raw_outbox.isdigit() and len(raw_outbox) < 18 else None
     services = request.app[SERVICES]
     try:
-        async with services.sessions() as db, db.begin():
+        async with services.writing() as db:
             outcome = await record_status(
                 db,
                 provider="twilio",
