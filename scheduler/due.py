@@ -63,7 +63,7 @@ class Context(NamedTuple):
 async def claim_due(services: Services, limit: int = BATCH) -> list[Claimed]:
     """Mark up to ``limit`` due rows as ours."""
     now = services.clock.now()
-    async with services.sessions() as db, db.begin():
+    async with services.writing() as db:
         due = (
             select(ScheduledItem.id)
             .where(ScheduledItem.status == "pending", ScheduledItem.due_at <= now)
@@ -234,11 +234,7 @@ async def _decide(ctx: Context) -> str:
 async def run_item(services: Services, claimed: Claimed) -> str:
     """Act on one claimed row in one transaction under the participant lock."""
     now = services.clock.now()
-    async with (
-        services.participant_lock(claimed.participant_id),
-        services.sessions() as db,
-        db.begin(),
-    ):
+    async with services.participant_lock(claimed.participant_id), services.writing() as db:
         participant = await _lock(db, claimed.participant_id)
         query = select(ScheduledItem).where(ScheduledItem.id == claimed.id)
         if db.bind.dialect.name == "postgresql":
@@ -286,7 +282,7 @@ async def recover_claims(services: Services) -> int:
     """After a crash: claims nobody finished go back to pending (nothing of them committed)."""
     now = services.clock.now()
     cutoff = now - STALE_CLAIM
-    async with services.sessions() as db, db.begin():
+    async with services.writing() as db:
         await db.execute(
             update(ScheduledItem)
             .where(

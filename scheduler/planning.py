@@ -170,7 +170,7 @@ async def plan_checkins(services: Services, chunk: int = CHUNK) -> int:
     now = services.clock.now()
     after, created = 0, 0
     while True:
-        async with services.sessions() as db, db.begin():
+        async with services.writing() as db:
             last, count = await plan_chunk(db, after, now, chunk)
         if last < 0:
             break

@@ -205,7 +205,7 @@ def _due(now: datetime) -> ColumnElement[bool]:
 async def notify_sweep(services: Services) -> int:
     """Send what is due; returns how many notifications were queued. Safe to run anywhere."""
     now = services.clock.now()
-    async with services.sessions() as db, db.begin():
+    async with services.writing() as db:
         query = (
             select(Escalation)
             .where(Escalation.status != "resolved", _due(now))

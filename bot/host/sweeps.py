@@ -41,7 +41,7 @@ async def fire_timeouts(services: Services) -> int:
         )
     fired = 0
     for session_id, participant_id in due:
-        async with services.participant_lock(participant_id), services.sessions() as db, db.begin():
+        async with services.participant_lock(participant_id), services.writing() as db:
             participant = await _lock(db, participant_id)
             session = await db.get(FlowSession, session_id)
             if participant is None or session is None or session.status == "ended":

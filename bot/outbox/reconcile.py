@@ -136,7 +136,7 @@ async def reconcile_uncertain(services: Services) -> dict[str, int]:
 async def _lease(services: Services, now: datetime) -> list[Uncertain]:
     """Take up to ``BATCH`` due rows for this sweep (``not_before`` is the next look)."""
     grace = timedelta(seconds=services.settings.reconcile_grace_seconds)
-    async with services.sessions() as db, db.begin():
+    async with services.writing() as db:
         due = (
             select(OutboxMessage)
             .where(
@@ -262,7 +262,7 @@ def _next_look(now: datetime, row: Uncertain) -> datetime:
 async def _settle(services: Services, leased: Uncertain, outcome: Outcome, now: datetime) -> str:
     """Apply what the provider said; returns what happened to the row."""
     too_old = now - leased.attempt_at > timedelta(hours=services.settings.reconcile_max_age_hours)
-    async with services.sessions() as db, db.begin():
+    async with services.writing() as db:
         row = await db.get(OutboxMessage, leased.id)
         if row is None or row.status != "uncertain" or row.attempts != leased.attempts:
             return "settled meanwhile"

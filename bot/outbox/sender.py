@@ -415,7 +415,7 @@ async def _record_failure(
 ) -> tuple[str, datetime | None]:
     """Record a failed send; returns the row's new status and, when pending, its new time."""
     now = services.clock.now()
-    async with services.sessions() as db, db.begin():
+    async with services.writing() as db:
         row = await db.get(OutboxMessage, message.outbox_id)
         if row is None:
             return "gone", None
@@ -884,7 +884,7 @@ async def recover_stale(services: Services, now: datetime | None = None) -> None
     """After a crash: unsent claims go back to pending; in-flight sends become uncertain."""
     now = now or services.clock.now()
     cutoff = now - STALE_CLAIM
-    async with services.sessions() as db, db.begin():
+    async with services.writing() as db:
         await db.execute(
             update(OutboxMessage)
             .where(OutboxMessage.status == "claimed", OutboxMessage.claimed_at < cutoff)

@@ -5,15 +5,22 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
+from bot.clock import FixedClock
+from bot.host.flows import start_flow
 from bot.host.services import Services
+from bot.host.sweeps import fire_timeouts
 from bot.outbox.sender import claim_rows
+from bot.store.models import Participant
 from bot.web.app import create_app
 from bot.web.webhooks.telegram import reply_unlinked
+from scheduler.due import run_due
 from tests.host.helpers import make_participant, say
+from tests.scheduler.helpers import items, set_schedule
 
 
 async def _settle() -> None:
@@ -71,7 +78,47 @@ async def _reply_to_a_stranger(services: Services) -> None:
     await reply_unlinked(services, "555000111", "hello", "en")
 
 
-@pytest.mark.parametrize("writer", [_one_by_one_message, _api_flow_start, _reply_to_a_stranger])
+_DAILY = {
+    "checkins": [
+        {
+            "flow": "sleep_checkin",
+            "days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"],
+            "window": ["13:00", "15:00"],
+        }
+    ]
+}
+
+
+async def _scheduled_checkin(services: Services) -> None:
+    participant = await make_participant(services)
+    await set_schedule(services, participant.id, _DAILY)
+    due = min(await items(services, participant.id, ("checkin",)), key=lambda row: row.due_at)
+    assert isinstance(services.clock, FixedClock)
+    services.clock.set(due.due_at)
+    assert await run_due(services) == 1
+
+
+async def _question_timing_out(services: Services) -> None:
+    participant = await make_participant(services)
+    async with services.sessions() as db, db.begin():
+        fresh = await db.get(Participant, participant.id)
+        assert fresh is not None
+        await start_flow(services, db, fresh, "sleep_checkin", trigger="test")
+    assert isinstance(services.clock, FixedClock)
+    services.clock.advance(timedelta(days=2))
+    assert await fire_timeouts(services) == 1
+
+
+WRITERS = [
+    _one_by_one_message,
+    _api_flow_start,
+    _reply_to_a_stranger,
+    _scheduled_checkin,
+    _question_timing_out,
+]
+
+
+@pytest.mark.parametrize("writer", WRITERS)
 async def test_writers_outside_the_batches_wait_their_turn_too(
     services: Services, writer: Callable[[Services], Awaitable[None]]
 ) -> None:
