@@ -7,13 +7,23 @@ from sqlalchemy import select
 
 from bot.api.common import json_body, page_args, path_id, refuse_unknown
 from bot.errors import Conflict, NotFound, ValidationError
-from bot.host.audit import audit
-from bot.host.flows import start_flow
+from bot.host.starts import StartRequest, start_alone
 from bot.staff.participants import create_participant, participant_json
 from bot.store.models import Answer, Participant
 from bot.web.keys import SERVICES
 
 routes = web.RouteTableDef()
+
+
+def _refused(outcome: str) -> ValidationError:
+    """A new exception each time: raising a shared one would chain tracebacks onto it."""
+    if outcome == "opted_out":
+        return Conflict("the participant has opted out; nothing was sent", "opted_out")
+    if outcome == "no_consent":
+        return Conflict("the participant has not consented; nothing was sent", "no_consent")
+    if outcome == "unknown_flow":
+        return NotFound("that flow is no longer published", "unknown_flow")
+    return NotFound("no such participant")
 
 
 @routes.post("/api/participants")
@@ -62,25 +72,13 @@ async def start(request: web.Request) -> web.Response:
         raise ValidationError("flow is required, e.g. sleep_checkin", "invalid_flow")
     if services.flows.get(flow_id) is None:
         raise NotFound(f"no flow called {flow_id[:64]!r}", "unknown_flow")
-    async with services.writing() as db:
-        participant = await db.get(Participant, path_id(request))
-        if participant is None or participant.status == "erased":
-            raise NotFound("no such participant")
-        if participant.status == "opted_out":
-            raise Conflict("the participant has opted out; nothing was sent", "opted_out")
-        if not participant.consent:
-            raise Conflict("the participant has not consented; nothing was sent", "no_consent")
-        session = await start_flow(services, db, participant, flow_id, trigger="api")
-        assert session is not None
-        audit(
-            db,
-            services.clock.now(),
-            "api",
-            "flow.start",
-            f"participant:{participant.id}",
-            flow=flow_id,
-        )
-        body = {"session_id": session.id, "flow": flow_id, "participant_id": participant.id}
+    asked = StartRequest(path_id(request), flow_id)
+    outcome = await services.starts.submit(asked) if services.starts else None
+    if outcome is None:  # no batching here, or left to be started alone
+        outcome = await start_alone(services, asked)
+    if isinstance(outcome, str):
+        raise _refused(outcome)
+    body = {"session_id": outcome, "flow": flow_id, "participant_id": asked.participant_id}
     services.outbox_wake.set()
     return web.json_response(body, status=202)
 

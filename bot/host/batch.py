@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -43,12 +42,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.channels.base import InboundMessage
 from bot.host import prefetch
-from bot.host.flows import HISTORY_DEPTH, flow_for
+from bot.host.flows import flow_for
 from bot.host.handling import Message, decide
 from bot.host.inbound import Received, provider_key, stored_row
 from bot.host.services import Services
 from bot.store.bulk import insert_new, insert_statement, table_of, values_of
-from bot.store.models import Answer, AuditEntry, FlowSession, OutboxMessage, Participant, User
+from bot.store.models import Answer, AuditEntry, FlowSession, OutboxMessage, Participant
 from bot.store.models import InboundMessage as InboundRow
 from bot.store.statements import many
 
@@ -78,12 +77,6 @@ _SEEN: CompoundSelect[tuple[int | None, str | None, str | None]] = union_all(
     ),
     _STORED,
 )
-_LIVE = (
-    select(FlowSession)
-    .where(FlowSession.participant_id.in_(many("pids")), FlowSession.status != "ended")
-    .order_by(FlowSession.id)
-)
-_COACHES = select(User.id, User.name).where(User.id.in_(many("ids")))
 
 
 def sender_key(message: InboundMessage) -> SenderKey:
@@ -150,7 +143,7 @@ async def _participants(
     params: dict[str, list[Any]] = {name: list(v) for name, v in given.items() if v}
     if not params:
         return {}
-    query = _participants_query(db.bind.dialect.name, frozenset(params))
+    query = participants_query(db.bind.dialect.name, frozenset(params))
     found: dict[SenderKey, Participant] = {}
     for participant in await db.scalars(query, params):
         for key in _keys_of(participant):
@@ -166,7 +159,7 @@ _BY = {
 
 
 @functools.cache
-def _participants_query(dialect: str, given: frozenset[str]) -> Select[tuple[Participant]]:
+def participants_query(dialect: str, given: frozenset[str]) -> Select[tuple[Participant]]:
     conditions = [column.in_(many(name)) for name, column in _BY.items() if name in given]
     query = select(Participant).where(or_(*conditions)).order_by(Participant.id)
     if dialect != "sqlite":
@@ -223,58 +216,13 @@ def _seen_params(participant_ids: set[int], messages: list[InboundMessage]) -> d
 
 
 async def _prefetch(services: Services, db: AsyncSession, participants: list[Participant]) -> None:
-    """Live sessions, answer histories and coach names for the whole batch."""
-    ids = [p.id for p in participants]
-    found = prefetch.Prefetched(live=dict.fromkeys(ids))
-    sessions = await db.scalars(_LIVE, {"pids": ids})
-    for session in sessions:
-        found.live[session.participant_id] = session  # the newest live one wins
-    by_keys: defaultdict[frozenset[str], list[int]] = defaultdict(list)
-    for pid, live in found.live.items():
+    """Live sessions, the histories their waiting questions need, and coach names."""
+
+    def keys_for(_: int, live: FlowSession | None) -> frozenset[str]:
         flow = flow_for(services, live) if live and live.status == "waiting" else None
-        if flow is not None and (keys := frozenset(flow.saved_names() | flow.history_names())):
-            by_keys[keys].append(pid)
-    for keys, pids in by_keys.items():
-        for pid, rows in (await _histories(db, pids, keys)).items():
-            found.history[pid] = (keys, rows)
-    coach_ids = {p.coach_id for p in participants if p.coach_id is not None}
-    if coach_ids:
-        names = await db.execute(_COACHES, {"ids": sorted(coach_ids)})
-        found.coach_names = {uid: name for uid, name in names}
-    prefetch.install(db, found)
+        return frozenset(flow.saved_names() | flow.history_names()) if flow else frozenset()
 
-
-def _histories_query() -> Select[tuple[int, str, Any, int | None]]:
-    rank = (
-        func.row_number()
-        .over(partition_by=Answer.participant_id, order_by=(Answer.at.desc(), Answer.id.desc()))
-        .label("rank")
-    )
-    ranked = (
-        select(Answer.participant_id, Answer.key, Answer.value, Answer.session_id, rank)
-        .where(Answer.participant_id.in_(many("pids")), Answer.key.in_(many("keys")))
-        .subquery()
-    )
-    return (
-        select(ranked.c.participant_id, ranked.c.key, ranked.c.value, ranked.c.session_id)
-        .where(ranked.c.rank <= bindparam("depth"))
-        .order_by(ranked.c.participant_id, ranked.c.rank)
-    )
-
-
-_HISTORIES = _histories_query()
-
-
-async def _histories(
-    db: AsyncSession, pids: list[int], keys: frozenset[str]
-) -> dict[int, prefetch.HistoryRows]:
-    """The same rows ``answer_history`` reads for each participant, in one statement."""
-    params = {"pids": pids, "keys": sorted(keys), "depth": HISTORY_DEPTH * len(keys)}
-    rows = await db.execute(_HISTORIES, params)
-    found: dict[int, prefetch.HistoryRows] = {pid: [] for pid in pids}
-    for pid, key, value, session_id in rows:
-        found[pid].append((key, value, session_id))
-    return found
+    await prefetch.read(db, participants, keys_for)
 
 
 def _choose(

@@ -12,27 +12,17 @@ webhook to process one by one.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from dataclasses import dataclass, field
 
 from bot.channels.base import InboundMessage
 from bot.host.batch import SenderKey, process_batch, sender_key
+from bot.host.batching import Batcher
 from bot.host.inbound import Received
 from bot.host.services import Services
 from bot.telemetry import INBOUND_BATCH_SIZE
 
 log = logging.getLogger(__name__)
-Waiting = tuple[InboundMessage, "asyncio.Future[Received | None]"]
-
-
-@dataclass
-class Lane:
-    """One queue and the task that works it, one batch at a time."""
-
-    queue: asyncio.Queue[Waiting] = field(default_factory=asyncio.Queue)
-    task: asyncio.Task[None] | None = None
 
 
 @dataclass
@@ -45,64 +35,40 @@ class Intake:
     size: int
     lanes: int = 1
     busy: set[SenderKey] = field(default_factory=set)  # senders being processed one by one
-    _lanes: list[Lane] = field(default_factory=list)
+    _lanes: list[Batcher[InboundMessage, Received]] = field(default_factory=list)
 
     async def submit(self, message: InboundMessage) -> Received | None:
         """The stored and processed message, or None: process it one by one yourself
         (then call ``done``)."""
         if not self._lanes:
-            self._lanes = [Lane() for _ in range(max(1, self.lanes))]
+            self._lanes = [
+                Batcher(self._handle, self.size, "inbound-intake", self._abandoned)
+                for _ in range(max(1, self.lanes))
+            ]
         lane = self._lanes[hash(sender_key(message)) % len(self._lanes)]
-        if lane.task is None or lane.task.done():
-            lane.task = asyncio.create_task(self._run(lane), name="inbound-intake")
-        future: asyncio.Future[Received | None] = asyncio.get_running_loop().create_future()
-        lane.queue.put_nowait((message, future))
-        return await future
+        return await lane.submit(message)
 
     def done(self, message: InboundMessage) -> None:
         self.busy.discard(sender_key(message))
 
     async def close(self) -> None:
         for lane in self._lanes:
-            if lane.task is not None:
-                lane.task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await lane.task
-            while not lane.queue.empty():
-                _, future = lane.queue.get_nowait()
-                _settle(future, None)
+            await lane.close()
 
-    async def _run(self, lane: Lane) -> None:
-        while True:
-            batch = [await lane.queue.get()]
-            while len(batch) < self.size and not lane.queue.empty():
-                batch.append(lane.queue.get_nowait())
-            try:
-                await self._handle(batch)
-            except asyncio.CancelledError:
-                for _, future in batch:
-                    _settle(future, None)
-                raise
-
-    async def _handle(self, batch: list[Waiting]) -> None:
-        messages = [message for message, _ in batch]
+    async def _handle(self, messages: list[InboundMessage]) -> list[Received | None]:
         INBOUND_BATCH_SIZE.observe(len(messages))
         try:
             results = await process_batch(self.services, messages, self.busy)
         except Exception as exc:
             # Nothing of the batch was committed: every message goes one by one.
             log.warning("inbound batch rolled back: %s", type(exc).__name__)
-            results = [None] * len(batch)
+            results = [None] * len(messages)
         self.services.outbox_wake.set()
-        for (message, future), result in zip(batch, results, strict=True):
+        for message, result in zip(messages, results, strict=True):
             if result is None:
                 self.busy.add(sender_key(message))
-            if not _settle(future, result) and result is None:
-                self.busy.discard(sender_key(message))  # nobody is waiting to do it
+        return results
 
-
-def _settle(future: asyncio.Future[Received | None], result: Received | None) -> bool:
-    if future.done():
-        return False
-    future.set_result(result)
-    return True
+    def _abandoned(self, message: InboundMessage, result: Received | None) -> None:
+        if result is None:
+            self.busy.discard(sender_key(message))  # nobody is waiting to do it

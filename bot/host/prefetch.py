@@ -10,12 +10,17 @@ itself has written.
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy import Select, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.store.models import FlowSession
+from bot.engine.conditions import MAX_RECENT
+from bot.store.models import Answer, FlowSession, Participant, User
+from bot.store.statements import many
 
 KEY = "bot.host.prefetch"
 HistoryRows = list[tuple[str, Any, int | None]]  # key, value, session id; newest first
@@ -26,6 +31,73 @@ class Prefetched:
     live: dict[int, FlowSession | None] = field(default_factory=dict)
     history: dict[int, tuple[frozenset[str], HistoryRows]] = field(default_factory=dict)
     coach_names: dict[int, str | None] = field(default_factory=dict)
+
+
+_LIVE = (
+    select(FlowSession)
+    .where(FlowSession.participant_id.in_(many("pids")), FlowSession.status != "ended")
+    .order_by(FlowSession.id)
+)
+_COACHES = select(User.id, User.name).where(User.id.in_(many("ids")))
+
+
+def _histories_query() -> Select[tuple[int, str, Any, int | None]]:
+    rank = (
+        func.row_number()
+        .over(partition_by=Answer.participant_id, order_by=(Answer.at.desc(), Answer.id.desc()))
+        .label("rank")
+    )
+    ranked = (
+        select(Answer.participant_id, Answer.key, Answer.value, Answer.session_id, rank)
+        .where(Answer.participant_id.in_(many("pids")), Answer.key.in_(many("keys")))
+        .subquery()
+    )
+    return (
+        select(ranked.c.participant_id, ranked.c.key, ranked.c.value, ranked.c.session_id)
+        .where(ranked.c.rank <= bindparam("depth"))
+        .order_by(ranked.c.participant_id, ranked.c.rank)
+    )
+
+
+_HISTORIES = _histories_query()
+
+
+async def read(
+    db: AsyncSession,
+    participants: list[Participant],
+    keys_for: Callable[[int, FlowSession | None], frozenset[str]],
+) -> None:
+    """Live sessions, answer histories and coach names for a whole batch, installed on
+    ``db``. ``keys_for`` names the answers a participant's turn will look back at, given
+    their live session (an empty set: none)."""
+    ids = [p.id for p in participants]
+    found = Prefetched(live=dict.fromkeys(ids))
+    for session in await db.scalars(_LIVE, {"pids": ids}):
+        found.live[session.participant_id] = session  # the newest live one wins
+    by_keys: defaultdict[frozenset[str], list[int]] = defaultdict(list)
+    for pid, live in found.live.items():
+        if keys := keys_for(pid, live):
+            by_keys[keys].append(pid)
+    for keys, pids in by_keys.items():
+        for pid, rows in (await _histories(db, pids, keys)).items():
+            found.history[pid] = (keys, rows)
+    coach_ids = {p.coach_id for p in participants if p.coach_id is not None}
+    if coach_ids:
+        names = await db.execute(_COACHES, {"ids": sorted(coach_ids)})
+        found.coach_names = {uid: name for uid, name in names}
+    install(db, found)
+
+
+async def _histories(
+    db: AsyncSession, pids: list[int], keys: frozenset[str]
+) -> dict[int, HistoryRows]:
+    """The same rows ``answer_history`` reads for each participant, in one statement."""
+    params = {"pids": pids, "keys": sorted(keys), "depth": MAX_RECENT * len(keys)}
+    rows = await db.execute(_HISTORIES, params)
+    found: dict[int, HistoryRows] = {pid: [] for pid in pids}
+    for pid, key, value, session_id in rows:
+        found[pid].append((key, value, session_id))
+    return found
 
 
 def install(db: AsyncSession, prefetched: Prefetched) -> None:

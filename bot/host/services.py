@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections import defaultdict
 from collections.abc import AsyncIterator
@@ -24,7 +25,9 @@ from bot.store.db import make_engine, make_sessionmaker
 from bot.store.write_turn import WriteTurn, turn_file
 
 if TYPE_CHECKING:
+    from bot.host.batching import Batcher
     from bot.host.intake import Intake
+    from bot.host.starts import Outcome, StartRequest
 
 log = logging.getLogger(__name__)
 # Batches in the database at once on PostgreSQL (bot.host.intake); 2 measured no faster.
@@ -98,6 +101,7 @@ class Services:
         default_factory=lambda: defaultdict(asyncio.Lock)
     )
     intake: Intake | None = None  # batches webhooks (bot.host.intake); made by the web app
+    starts: Batcher[StartRequest, Outcome] | None = None  # API flow starts (bot.host.starts)
     _writer: WriteTurn | None = None
 
     def participant_lock(self, participant_id: int) -> asyncio.Lock:
@@ -129,16 +133,23 @@ class Services:
             yield db
 
     def start_intake(self) -> None:
-        """Batch webhooks from now on (unless ``INBOUND_BATCH`` is 1)."""
+        """Batch webhooks and API flow starts from now on (unless ``INBOUND_BATCH`` is 1)."""
+        from bot.host.batching import Batcher
         from bot.host.intake import Intake
+        from bot.host.starts import start_together
 
         if self.intake is None and self.settings.inbound_batch > 1:
             lanes = 1 if self.engine.dialect.name == "sqlite" else INTAKE_LANES
             self.intake = Intake(self, self.settings.inbound_batch, lanes)
+            self.starts = Batcher(
+                functools.partial(start_together, self), self.settings.inbound_batch, "flow-starts"
+            )
 
     async def close(self) -> None:
         if self.intake is not None:
             await self.intake.close()
+        if self.starts is not None:
+            await self.starts.close()
         for channel in self.channels.values():
             await channel.close()
         await self.engine.dispose()
