@@ -47,6 +47,19 @@ async def say(
     return await process(services, message)
 
 
+async def add_sleep_answers(services: Services, participant_id: int, *values: int) -> None:
+    """Earlier answers to the sleep check-in, one a day from the 1st of the month (its
+    questions look back at them)."""
+    async with services.sessions() as db, db.begin():
+        for n, value in enumerate(values):
+            db.add(
+                Answer(
+                    participant_id=participant_id, flow_id="sleep_checkin", key="sleep_quality",
+                    value=value, at=services.clock.now().replace(day=1 + n),
+                )
+            )  # fmt: skip
+
+
 async def outbox(services: Services, participant: Participant) -> list[OutboxMessage]:
     async with services.sessions() as db:
         rows = await db.scalars(

@@ -9,8 +9,8 @@ from sqlalchemy import select, update
 
 from bot.host.services import Services
 from bot.host.starts import StartRequest, start_alone, start_together
-from bot.store.models import Answer, FlowSession, Participant
-from tests.host.helpers import bodies, make_participant
+from bot.store.models import FlowSession, Participant
+from tests.host.helpers import add_sleep_answers, bodies, make_participant
 
 
 async def _set(services: Services, participant_id: int, **values: Any) -> None:
@@ -33,14 +33,7 @@ async def _live(services: Services, participant_id: int) -> list[FlowSession]:
 async def _with_history(services: Services) -> Participant:
     """Someone who has answered the sleep check-in before (its questions look back)."""
     participant = await make_participant(services)
-    async with services.sessions() as db, db.begin():
-        for n, value in enumerate((3, 4, 2)):
-            db.add(
-                Answer(
-                    participant_id=participant.id, flow_id="sleep_checkin", key="sleep_quality",
-                    value=value, at=services.clock.now().replace(day=1 + n),
-                )
-            )  # fmt: skip
+    await add_sleep_answers(services, participant.id, 3, 4, 2)
     return participant
 
 
