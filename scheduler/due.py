@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.host import prefetch, replies
 from bot.host.batch import WRITE_ONLY, participants_query
-from bot.host.flows import end_session, live_session, start_flow
+from bot.host.flows import end_session, live_session, look_back_keys, start_flow
 from bot.host.inbound import _lock
 from bot.host.outbox import enqueue
 from bot.host.services import Services
@@ -296,8 +296,7 @@ async def _run_in(
     wanted = {c.participant_id: rows[c.id].flow_id for c in claimed if c.id in rows}
 
     def keys_for(pid: int, _: FlowSession | None) -> frozenset[str]:
-        flow = services.flows.get(wanted.get(pid) or "")
-        return frozenset(flow.saved_names() | flow.history_names()) if flow else frozenset()
+        return look_back_keys(services.flows.get(wanted.get(pid) or ""))
 
     await prefetch.read(db, list(people.values()), keys_for)
     outcomes: list[str] = []

@@ -42,7 +42,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.channels.base import InboundMessage
 from bot.host import prefetch
-from bot.host.flows import flow_for
+from bot.host.flows import flow_for, look_back_keys
 from bot.host.handling import Message, decide
 from bot.host.inbound import Received, provider_key, stored_row
 from bot.host.services import Services
@@ -219,8 +219,9 @@ async def _prefetch(services: Services, db: AsyncSession, participants: list[Par
     """Live sessions, the histories their waiting questions need, and coach names."""
 
     def keys_for(_: int, live: FlowSession | None) -> frozenset[str]:
-        flow = flow_for(services, live) if live and live.status == "waiting" else None
-        return frozenset(flow.saved_names() | flow.history_names()) if flow else frozenset()
+        return look_back_keys(
+            flow_for(services, live) if live and live.status == "waiting" else None
+        )
 
     await prefetch.read(db, participants, keys_for)
 

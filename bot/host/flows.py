@@ -34,6 +34,12 @@ async def live_session(db: AsyncSession, participant_id: int) -> FlowSession | N
     return found
 
 
+def look_back_keys(flow: Flow | None) -> frozenset[str]:
+    """The answers a turn of ``flow`` may look back at: what it saves and what its
+    conditions read (the keys of ``answer_history``, and of a batch's read-ahead)."""
+    return frozenset(flow.saved_names() | flow.history_names()) if flow else frozenset()
+
+
 def participant_fields(
     participant: Participant, params: dict[str, Any], extra: dict[str, Any] | None = None
 ) -> dict[str, Any]:
@@ -143,9 +149,7 @@ async def start_flow(
     if current is not None:
         await end_session(db, current, "replaced", now)
     params = dict(params or {})
-    history = await answer_history(
-        db, participant.id, flow.saved_names() | flow.history_names(), None
-    )
+    history = await answer_history(db, participant.id, look_back_keys(flow), None)
     state, events = engine.start(
         flow,
         language=participant.language,
@@ -216,9 +220,7 @@ async def resume_flow(
         await end_session(db, session, "flow_unavailable", now)
         return False
     params = dict(session.state.get("params", {}))
-    history = await answer_history(
-        db, participant.id, flow.saved_names() | flow.history_names(), session.id
-    )
+    history = await answer_history(db, participant.id, look_back_keys(flow), session.id)
     state = SessionState.from_json(
         session.state["engine"],
         participant_fields(participant, params, await service_fields(services, db, participant)),

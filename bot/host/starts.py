@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.host import prefetch
 from bot.host.audit import audit
 from bot.host.batch import WRITE_ONLY, participants_query
-from bot.host.flows import start_flow
+from bot.host.flows import look_back_keys, start_flow
 from bot.host.services import Services
 from bot.store.bulk import insert_new
 from bot.store.models import FlowSession, Participant
@@ -91,8 +91,7 @@ async def start_together(services: Services, requests: list[StartRequest]) -> li
             wanted = {p.id: requests[index].flow_id for index, p in chosen}
 
             def keys_for(pid: int, _: FlowSession | None) -> frozenset[str]:
-                flow = services.flows.get(wanted[pid])
-                return frozenset(flow.saved_names() | flow.history_names()) if flow else frozenset()
+                return look_back_keys(services.flows.get(wanted[pid]))
 
             await prefetch.read(db, [p for _, p in chosen], keys_for)
             for index, participant in chosen:
