@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 import pytest
@@ -222,3 +223,20 @@ async def test_an_unknown_senders_crisis_is_shown_with_the_number_and_no_reply_b
     await login(client, "lead2@example.org")
     html = await (await client.get(f"/items/{opened.id}")).text()
     assert "+447911999888" in html and 'id="reply"' not in html
+
+
+async def test_a_coachs_action_waits_its_turn_at_the_write_lock(
+    client: Client, services: Services
+) -> None:
+    """Under load the webhooks' batches hold SQLite's write lock back to back; a claim
+    outside the turns waited in SQLite's busy handler (sleeps of up to 100 ms) instead."""
+    coach = await add_staff(services, "coach", "coach@example.org", name="Sam")
+    _, item_id = await _crisis(services, coach)
+    token = await login(client, "coach@example.org")
+    async with services.write_turn():  # as the intake holds it for a batch
+        claim = asyncio.create_task(post_form(client, f"/items/{item_id}/claim", token))
+        await asyncio.sleep(0.3)  # long enough for it to finish if nothing held it
+        if services.engine.dialect.name == "sqlite":  # PostgreSQL holds nothing here
+            assert not claim.done()
+    claimed = await asyncio.wait_for(claim, 10)
+    assert claimed.status == 200 and "You have claimed this item." in await claimed.text()
