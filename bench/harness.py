@@ -317,30 +317,47 @@ async def drive(
         person.expected = count
         return reached
 
-    async def one_message(
+    async def start_next(
         client: aiohttp.ClientSession, waits: aiohttp.ClientSession | None, person: Person
-    ) -> None:
-        if waits is not None and person.expected is None:
-            await taken(waits, person)
-        if restart_flows and person.step >= len(ANSWERS):
-            asked = time.perf_counter()
+    ) -> bool:
+        """The person's next check-in, started through the API; False if it was not (a
+        killed process refuses the connection: they try again next time round)."""
+        asked = time.perf_counter()
+        try:
             async with client.post(
                 f"{base_url}/api/participants/{person.id}/flows",
                 json={"flow": "sleep_checkin"},
                 headers=api,
             ) as response:
                 await response.read()
-                if response.status == 202:
-                    load.start_latencies.append(time.perf_counter() - asked)
-                    load.starts += 1
-                    person.step = 0
-                    if waits is not None:
-                        person.expected = (person.expected or 0) + 2  # hello, first question
-                        if not await taken(waits, person):
-                            load.errors["no opening question within 25 s"] += 1
-                else:
-                    load.errors[f"start {response.status}"] += 1
-                    return
+                status = response.status
+        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            load.errors[f"start {type(exc).__name__}"] += 1
+            await asyncio.sleep(0.05)
+            return False
+        if status != 202:
+            load.errors[f"start {status}"] += 1
+            return False
+        load.start_latencies.append(time.perf_counter() - asked)
+        load.starts += 1
+        person.step = 0
+        if waits is not None:
+            person.expected = (person.expected or 0) + 2  # hello, first question
+            if not await taken(waits, person):
+                load.errors["no opening question within 25 s"] += 1
+        return True
+
+    async def one_message(
+        client: aiohttp.ClientSession, waits: aiohttp.ClientSession | None, person: Person
+    ) -> None:
+        if waits is not None and person.expected is None:
+            await taken(waits, person)
+        if (
+            restart_flows
+            and person.step >= len(ANSWERS)
+            and not await start_next(client, waits, person)
+        ):
+            return
         body = ANSWERS[person.step % len(ANSWERS)](rng)
         sid = new_sid()
         params = inbound_params(ACCOUNT_SID, sid, person.phone, body)
