@@ -22,7 +22,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.host import prefetch, replies
-from bot.host.batch import WRITE_ONLY, participants_query
+from bot.host.batch import WRITE_ONLY, locked_participants
 from bot.host.flows import end_session, live_session, look_back_keys, start_flow
 from bot.host.inbound import _lock
 from bot.host.outbox import enqueue
@@ -40,7 +40,6 @@ BATCH = 200
 MAX_BATCHES = 50  # per tick; the next tick carries on
 CONCURRENCY = {"postgresql": 8}  # batches acted on at once per worker (pool size is 10)
 RUN_TOGETHER = 32  # claimed rows of different participants acted on in one transaction
-_IDS = frozenset({"ids"})
 STALE_CLAIM = timedelta(minutes=5)
 MAX_ATTEMPTS = 5  # a row that keeps failing is dropped, not retried for ever
 BUSY_RETRY = timedelta(minutes=15)
@@ -104,13 +103,6 @@ def _later(
         return _finish(item, "dropped" if too_late == "stale" else "skipped", too_late, now)
     item.status, item.outcome, item.due_at = "pending", outcome, when
     return outcome
-
-
-async def _schedule(db: AsyncSession, participant: Participant) -> tuple[Schedule, bool]:
-    row = await db.scalar(
-        select(CheckinSchedule).where(CheckinSchedule.participant_id == participant.id)
-    )
-    return _schedule_of(row, participant)
 
 
 def _schedule_of(row: CheckinSchedule | None, participant: Participant) -> tuple[Schedule, bool]:
@@ -249,12 +241,28 @@ async def run_item(services: Services, claimed: Claimed) -> str:
         if db.bind.dialect.name == "postgresql":
             query = query.with_for_update()
         item = await db.scalar(query)
-        if item is None or item.status != "claimed" or item.attempts != claimed.attempts:
-            return "lost"  # another worker finished it or holds a newer claim
-        if participant is None:
-            return _finish(item, "skipped", "no_participant", now)
-        schedule, paused = await _schedule(db, participant)
-        return await _decide(Context(services, db, participant, item, schedule, paused, now))
+        schedule = await db.scalar(
+            select(CheckinSchedule).where(CheckinSchedule.participant_id == claimed.participant_id)
+        )
+        return await _act(services, db, claimed, item, participant, schedule, now)
+
+
+async def _act(
+    services: Services,
+    db: AsyncSession,
+    claimed: Claimed,
+    item: ScheduledItem | None,
+    participant: Participant | None,
+    schedule_row: CheckinSchedule | None,
+    now: datetime,
+) -> str:
+    """One claimed row, read and locked by the caller (alone or in a batch)."""
+    if item is None or item.status != "claimed" or item.attempts != claimed.attempts:
+        return "lost"  # another worker finished it or holds a newer claim
+    if participant is None:
+        return _finish(item, "skipped", "no_participant", now)
+    schedule, paused = _schedule_of(schedule_row, participant)
+    return await _decide(Context(services, db, participant, item, schedule, paused, now))
 
 
 async def run_together(services: Services, claimed: list[Claimed]) -> list[str] | None:
@@ -281,10 +289,9 @@ async def _run_in(
     services: Services, db: AsyncSession, claimed: list[Claimed], pids: list[int]
 ) -> list[str]:
     now = services.clock.now()
-    dialect = db.bind.dialect.name
-    people = {p.id: p for p in await db.scalars(participants_query(dialect, _IDS), {"ids": pids})}
+    people = await locked_participants(db, pids)
     query = select(ScheduledItem).where(ScheduledItem.id.in_([c.id for c in claimed]))
-    if dialect == "postgresql":
+    if db.bind.dialect.name == "postgresql":
         query = query.with_for_update()
     rows = {row.id: row for row in await db.scalars(query)}
     schedules = {
@@ -299,17 +306,18 @@ async def _run_in(
         return look_back_keys(services.flows.get(wanted.get(pid) or ""))
 
     await prefetch.read(db, list(people.values()), keys_for)
-    outcomes: list[str] = []
-    for c in claimed:
-        item, participant = rows.get(c.id), people.get(c.participant_id)
-        if item is None or item.status != "claimed" or item.attempts != c.attempts:
-            outcomes.append("lost")
-        elif participant is None:
-            outcomes.append(_finish(item, "skipped", "no_participant", now))
-        else:
-            schedule, paused = _schedule_of(schedules.get(participant.id), participant)
-            ctx = Context(services, db, participant, item, schedule, paused, now)
-            outcomes.append(await _decide(ctx))
+    outcomes = [
+        await _act(
+            services,
+            db,
+            c,
+            rows.get(c.id),
+            people.get(c.participant_id),
+            schedules.get(c.participant_id),
+            now,
+        )
+        for c in claimed
+    ]
     prefetch.clear(db)
     await insert_new(db, WRITE_ONLY)
     return outcomes

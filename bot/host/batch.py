@@ -158,6 +158,12 @@ _BY = {
 }
 
 
+async def locked_participants(db: AsyncSession, ids: list[int]) -> dict[int, Participant]:
+    """These participants by id, locked as a batch locks them (on PostgreSQL)."""
+    query = participants_query(db.bind.dialect.name, frozenset({"ids"}))
+    return {p.id: p for p in await db.scalars(query, {"ids": ids})}
+
+
 @functools.cache
 def participants_query(dialect: str, given: frozenset[str]) -> Select[tuple[Participant]]:
     conditions = [column.in_(many(name)) for name, column in _BY.items() if name in given]

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.host import prefetch
 from bot.host.audit import audit
-from bot.host.batch import WRITE_ONLY, participants_query
+from bot.host.batch import WRITE_ONLY, locked_participants
 from bot.host.flows import look_back_keys, start_flow
 from bot.host.services import Services
 from bot.store.bulk import insert_new
@@ -80,8 +80,7 @@ async def start_together(services: Services, requests: list[StartRequest]) -> li
         first.setdefault(request.participant_id, index)
     try:
         async with services.writing() as db:
-            query = participants_query(db.bind.dialect.name, frozenset({"ids"}))
-            found = {p.id: p for p in await db.scalars(query, {"ids": sorted(first)})}
+            found = await locked_participants(db, sorted(first))
             chosen: list[tuple[int, Participant]] = []
             for pid, index in first.items():
                 participant = found.get(pid)
