@@ -32,9 +32,10 @@ async def subject_access_export(request: web.Request) -> web.Response:
     if fmt not in ("json", "html"):
         raise ValidationError("format must be json or html", "invalid_format")
     now = services.clock.now()
-    async with services.sessions() as db, db.begin():
+    async with services.sessions() as db:  # a long read: only the audit row waits its turn
         participant = await load_participant(db, path_id(request))
         data = await subject_access(db, participant)
+    async with services.writing() as db:
         audit(
             db,
             now,
@@ -64,7 +65,7 @@ async def ask_for_erasure(request: web.Request) -> web.Response:
     unknown = set(data) - {"requested_by", "reason"}
     if unknown:
         raise ValidationError(f"unknown field {sorted(unknown)[0][:64]!r}", "unknown_field")
-    async with services.sessions() as db, db.begin():
+    async with services.writing() as db:
         participant = await load_participant(db, path_id(request))
         lead = await decider(db, data.get("requested_by"), ("lead",), "requested_by")
         erasure = await request_erasure(
@@ -96,7 +97,7 @@ async def _decide(request: web.Request, field: str, confirm: bool) -> web.Respon
     data = await json_body(request)
     if set(data) != {field}:
         raise ValidationError(f'the body must be {{"{field}": admin id or email}}', "invalid_body")
-    async with services.sessions() as db, db.begin():
+    async with services.writing() as db:
         erasure = await load_request(db, path_id(request))
         admin = await decider(db, data[field], ("admin",), field)
         await decide(db, erasure, admin, confirm, services.clock.now(), ACTOR)

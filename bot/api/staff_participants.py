@@ -37,7 +37,7 @@ async def patch_participant(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     data = await json_body(request)
     now = services.clock.now()
-    async with services.sessions() as db, db.begin():
+    async with services.writing() as db:
         participant = await load_participant(db, path_id(request))
         await update_participant(db, participant, data, now, ACTOR)
         await db.flush()
@@ -48,7 +48,7 @@ async def patch_participant(request: web.Request) -> web.Response:
 @routes.get(r"/api/participants/{id:\d+}/profile")
 async def read_profile(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
-    async with services.sessions() as db, db.begin():
+    async with services.writing() as db:
         participant = await load_participant(db, path_id(request))
         body = await participant_detail(db, participant)
         audit(db, services.clock.now(), ACTOR, "participant.view", f"participant:{participant.id}")
@@ -61,7 +61,7 @@ async def assign_coach(request: web.Request) -> web.Response:
     data = await json_body(request)
     if set(data) != {"coach"}:
         raise ValidationError('the body must be {"coach": id, email or null}', "invalid_body")
-    async with services.sessions() as db, db.begin():
+    async with services.writing() as db:
         participant = await load_participant(db, path_id(request))
         await set_coach(db, participant, data["coach"], services.clock.now(), ACTOR)
         await db.flush()
@@ -121,7 +121,7 @@ async def read_tier(request: web.Request) -> web.Response:
 async def change_tier(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     data = await json_body(request)
-    async with services.sessions() as db, db.begin():
+    async with services.writing() as db:
         participant = await load_participant(db, path_id(request))
         await set_tier(db, participant, data, services.clock.now(), ACTOR)
     return web.json_response(await _tier_body(request, participant.id), status=201)
@@ -131,7 +131,7 @@ async def change_tier(request: web.Request) -> web.Response:
 async def read_beliefs(request: web.Request) -> web.Response:
     """Care team only: every read is audited."""
     services = request.app[SERVICES]
-    async with services.sessions() as db, db.begin():
+    async with services.writing() as db:
         participant = await load_participant(db, path_id(request))
         body = beliefs_json(await profile_of(db, participant.id))
         audit(
@@ -148,7 +148,7 @@ async def read_beliefs(request: web.Request) -> web.Response:
 async def write_beliefs(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     data = await json_body(request)
-    async with services.sessions() as db, db.begin():
+    async with services.writing() as db:
         participant = await load_participant(db, path_id(request))
         profile = await set_beliefs(db, participant, data, services.clock.now(), ACTOR)
         body = beliefs_json(profile)
@@ -158,7 +158,7 @@ async def write_beliefs(request: web.Request) -> web.Response:
 @routes.get(r"/api/participants/{id:\d+}/carer")
 async def read_carer(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
-    async with services.sessions() as db, db.begin():
+    async with services.writing() as db:
         participant = await load_participant(db, path_id(request))
         carer = await carer_of(db, participant.id)
         if carer is None:
@@ -172,7 +172,7 @@ async def read_carer(request: web.Request) -> web.Response:
 async def write_carer(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     data = await json_body(request)
-    async with services.sessions() as db, db.begin():
+    async with services.writing() as db:
         participant = await load_participant(db, path_id(request))
         carer = await set_carer(db, participant, data, services.clock.now(), ACTOR)
         body = carer_json(carer)
@@ -182,7 +182,7 @@ async def write_carer(request: web.Request) -> web.Response:
 @routes.delete(r"/api/participants/{id:\d+}/carer")
 async def delete_carer(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
-    async with services.sessions() as db, db.begin():
+    async with services.writing() as db:
         participant = await load_participant(db, path_id(request))
         await remove_carer(db, participant, services.clock.now(), ACTOR)
     return web.Response(status=204)
@@ -191,7 +191,7 @@ async def delete_carer(request: web.Request) -> web.Response:
 @routes.post(r"/api/participants/{id:\d+}/carer/opt-out")
 async def opt_out_carer(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
-    async with services.sessions() as db, db.begin():
+    async with services.writing() as db:
         participant = await load_participant(db, path_id(request))
         carer = await carer_opt_out(db, participant, services.clock.now(), ACTOR)
         body = carer_json(carer)

@@ -13,9 +13,10 @@ Rules, per file:
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import hashlib
-from collections.abc import Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,6 +32,9 @@ from bot.i18n.catalogs import Catalogs
 from bot.store.models.authoring import FlowPublication, FlowVersion
 
 Compatible = Mapping[str, frozenset[int] | None]
+# A session in a write transaction: ``Services.writing`` in a server, so that publishing
+# takes its turn at SQLite's write lock with the webhooks; by default a plain transaction.
+Writing = Callable[[], contextlib.AbstractAsyncContextManager[AsyncSession]]
 MAX_REASON_ERRORS = 3
 
 
@@ -95,6 +99,15 @@ def parse_compatible(values: Iterable[str]) -> dict[str, frozenset[int] | None]:
             continue  # already "every older version"
         result[flow_id] = (result.get(flow_id) or frozenset()) | numbers
     return result
+
+
+def _begun(sessions: async_sessionmaker[AsyncSession]) -> Writing:
+    @contextlib.asynccontextmanager
+    async def writing() -> AsyncIterator[AsyncSession]:
+        async with sessions() as db, db.begin():
+            yield db
+
+    return writing
 
 
 def _reason(errors: list[Finding]) -> str:
@@ -175,8 +188,10 @@ async def publish_sources(
     now: datetime.datetime,
     compatible: Compatible | None = None,
     catalogs: Catalogs | None = None,
+    writing: Writing | None = None,
 ) -> PublishOutcome:
     compatible = compatible or {}
+    writing = writing or _begun(sessions)
     async with sessions() as db:
         published = await _published(db)
     report = check_sources(
@@ -190,9 +205,9 @@ async def publish_sources(
     for source in sources:
         item = _decide(source, report, published)
         if item is None:
-            item = await _store(sessions, source, report, published, actor, now, compatible)
+            item = await _store(writing, source, report, published, actor, now, compatible)
         outcome.items.append(item)
-        async with sessions() as db, db.begin():
+        async with writing() as db:
             db.add(
                 FlowPublication(
                     at=now,
@@ -208,7 +223,7 @@ async def publish_sources(
 
 
 async def _store(
-    sessions: async_sessionmaker[AsyncSession],
+    writing: Writing,
     source: FlowSource,
     report: CheckReport,
     published: Mapping[str, list[FlowVersion]],
@@ -229,7 +244,7 @@ async def _store(
     text = _text(source)
     warnings = sum(1 for f in report.for_file(source.name) if f.level == "warning")
     try:
-        async with sessions() as db, db.begin():
+        async with writing() as db:
             db.add(
                 FlowVersion(
                     flow_id=flow.id,
@@ -263,6 +278,7 @@ async def publish_directory(
     now: datetime.datetime | None = None,
     compatible: Compatible | None = None,
     catalogs: Catalogs | None = None,
+    writing: Writing | None = None,
 ) -> PublishOutcome:
     """Check and publish every flow file in ``directory``."""
     return await publish_sources(
@@ -272,4 +288,5 @@ async def publish_directory(
         now=now or datetime.datetime.now(datetime.UTC),
         compatible=compatible,
         catalogs=catalogs,
+        writing=writing,
     )

@@ -358,7 +358,7 @@ async def _preview_participant(request: web.Request, language: str) -> Participa
     services = request.app[SERVICES]
     now = services.clock.now()
     name = f"Preview ({language})"
-    async with services.sessions() as db, db.begin():
+    async with services.writing() as db:
         found = await db.scalar(
             select(Participant)
             .where(Participant.channel == "simulator", Participant.name == name)
@@ -394,7 +394,7 @@ async def flow_preview(request: web.Request, viewer: Viewer) -> web.StreamRespon
         raise NotFound("this flow is not running, so it cannot be previewed (publish it first)")
     language = normalise_language(form.get("language", "en"))
     participant = await _preview_participant(request, language)
-    async with services.sessions() as db, db.begin():
+    async with services.writing() as db:
         fresh = await db.get(Participant, participant.id)
         assert fresh is not None
         fresh.language = language
@@ -413,10 +413,14 @@ async def flows_publish(request: web.Request, viewer: Viewer) -> web.StreamRespo
     services = request.app[SERVICES]
     actor = f"user:{viewer.user.id}"
     outcome = await publish_directory(
-        services.sessions, _flows_dir(request), actor=actor, now=services.clock.now()
+        services.sessions,
+        _flows_dir(request),
+        actor=actor,
+        now=services.clock.now(),
+        writing=services.writing,
     )
     await refresh_library(services)
-    async with services.sessions() as db, db.begin():
+    async with services.writing() as db:
         audit(
             db,
             services.clock.now(),

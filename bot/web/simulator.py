@@ -161,7 +161,7 @@ async def start(request: web.Request) -> web.Response:
         raise NotFound("no such flow")
     language = data.get("language")  # optional: open the flow in this language
     code = normalise_language(str(language)) if language else None
-    async with services.sessions() as db, db.begin():
+    async with services.writing() as db:
         fresh = await db.get(Participant, participant.id)
         assert fresh is not None
         if code is not None:
@@ -176,7 +176,7 @@ async def language(request: web.Request) -> web.Response:
     data = await json_body(request)
     participant = await _demo(request, data.get("participant"))
     code = normalise_language(str(data.get("language", "")))
-    async with request.app[SERVICES].sessions() as db, db.begin():
+    async with request.app[SERVICES].writing() as db:
         await db.execute(
             update(Participant).where(Participant.id == participant.id).values(language=code)
         )
@@ -190,7 +190,7 @@ async def timeout(request: web.Request) -> web.Response:
     participant = await _demo(request, data.get("participant"))
     services = request.app[SERVICES]
     now = services.clock.now()
-    async with services.sessions() as db, db.begin():
+    async with services.writing() as db:
         await db.execute(
             update(FlowSession)
             .where(FlowSession.participant_id == participant.id, FlowSession.status == "waiting",

@@ -258,8 +258,9 @@ async def service_page(request: web.Request, viewer: Viewer) -> web.StreamRespon
     start = request.query.get("from") or (now - timedelta(weeks=12)).date().isoformat()
     period = parse_period(start, request.query.get("to") or None, now)
     deciles = decile_lookup(services.settings.deprivation_lookup)
-    async with services.sessions() as db, db.begin():
+    async with services.sessions() as db:  # a long read: only the audit row waits its turn
         report = await service_report(db, period, now, deciles)
+    async with services.writing() as db:
         audit(
             db,
             now,
@@ -291,9 +292,10 @@ async def subject_access_page(request: web.Request, viewer: Viewer) -> web.Strea
     require_role(viewer.user, frozenset({"lead"}))
     services = request.app[SERVICES]
     now = services.clock.now()
-    async with services.sessions() as db, db.begin():
+    async with services.sessions() as db:  # a long read: only the audit row waits its turn
         participant = await load_participant(db, path_int(request))
         data = await subject_access(db, participant)
+    async with services.writing() as db:
         audit(
             db,
             now,
@@ -357,7 +359,7 @@ async def ask_erasure(request: web.Request, viewer: Viewer) -> web.StreamRespons
             request, viewer, error="Give the participant's number.", status=400
         )
     try:
-        async with services.sessions() as db, db.begin():
+        async with services.writing() as db:
             participant = await load_participant(db, int(raw))
             await request_erasure(
                 db,
@@ -380,7 +382,7 @@ async def decide_erasure(request: web.Request, viewer: Viewer) -> web.StreamResp
     services = request.app[SERVICES]
     confirm = request.match_info["decision"] == "confirm"
     try:
-        async with services.sessions() as db, db.begin():
+        async with services.writing() as db:
             erasure = await load_request(db, path_int(request))
             await decide(db, erasure, viewer.user, confirm, services.clock.now(), _actor(viewer))
     except ValidationError as exc:

@@ -47,7 +47,7 @@ async def item_page(
 ) -> web.Response:
     services = request.app[SERVICES]
     now = services.clock.now()
-    async with services.sessions() as db, db.begin():
+    async with services.sessions() as db:  # long reads: only the view row waits its turn
         item, participant = await lifecycle.load_item(db, item_id)
         require_role(viewer.user, QUEUE_ROLES)
         check_item(viewer.user, item, participant)
@@ -77,7 +77,8 @@ async def item_page(
                 )
             )
         facts = await care_facts(db, viewer.user, participant) if participant is not None else None
-        if participant is not None and request.method == "GET":
+    if participant is not None and request.method == "GET":
+        async with services.writing() as db:
             audit(
                 db, now, f"user:{viewer.user.id}", "participant.view",
                 f"participant:{participant.id}", via=f"escalation:{item.id}",

@@ -99,7 +99,7 @@ async def participant_page(
 ) -> web.Response:
     services = request.app[SERVICES]
     now = services.clock.now()
-    async with services.sessions() as db, db.begin():
+    async with services.sessions() as db:  # long reads: only the view row waits its turn
         participant = await db.get(Participant, participant_id)
         if participant is None or participant.status == "erased":
             raise NotFound("no such participant")
@@ -136,7 +136,8 @@ async def participant_page(
         charts = build_charts(
             await history.answers_since(db, participant.id, KEYS, since(now)), now
         )
-        if request.method == "GET":
+    if request.method == "GET":
+        async with services.writing() as db:
             audit(
                 db, now, f"user:{viewer.user.id}", "participant.view",
                 f"participant:{participant.id}", via="participant_page",
@@ -181,7 +182,7 @@ async def _act(
     services = request.app[SERVICES]
     participant_id = path_int(request)
     try:
-        async with services.sessions() as db, db.begin():
+        async with services.writing() as db:  # a coach's click must not lose to the webhooks
             participant = await db.get(Participant, participant_id)
             if participant is None or participant.status == "erased":
                 raise NotFound("no such participant")

@@ -254,7 +254,7 @@ async def save(request: web.Request, viewer: Viewer) -> web.StreamResponse:
     services = request.app[SERVICES]
     built = build_body(form, MAX_CHECKINS)
     try:
-        async with services.sessions() as db, db.begin():
+        async with services.writing() as db:
             await _participant(db, viewer.user, participant_id)
             await save_schedule(services, db, participant_id, built.body, actor_of(viewer.user))
     except Forbidden:
@@ -275,7 +275,7 @@ async def pause(request: web.Request, viewer: Viewer) -> web.StreamResponse:
     await read_form(request, viewer)
     participant_id = path_int(request)
     services = request.app[SERVICES]
-    async with services.sessions() as db, db.begin():
+    async with services.writing() as db:
         await _participant(db, viewer.user, participant_id)
         await pause_checkins(db, participant_id, actor_of(viewer.user), services.clock.now())
     raise see_other(f"/participants/{participant_id}/schedule?done=paused")
@@ -289,7 +289,7 @@ async def resume(request: web.Request, viewer: Viewer) -> web.StreamResponse:
     await read_form(request, viewer)
     participant_id = path_int(request)
     services = request.app[SERVICES]
-    async with services.sessions() as db, db.begin():
+    async with services.writing() as db:
         participant = await _participant(db, viewer.user, participant_id)
         if participant.status == "paused":
             require_role(viewer.user, MESSAGE_ROLES)

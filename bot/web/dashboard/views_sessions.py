@@ -226,7 +226,7 @@ async def create(request: web.Request, viewer: Viewer) -> web.StreamResponse:
             "language": form.get("language", ""),
             "capacity": capacity_from(form.get("capacity", "")),
         }
-        async with services.sessions() as db, db.begin():
+        async with services.writing() as db:
             session = await create_session(
                 db, data, services.clock.now(), actor=actor_of(viewer.user)
             )
@@ -260,7 +260,7 @@ async def _act(
     services = request.app[SERVICES]
     session_id = path_int(request)
     try:
-        async with services.sessions() as db, db.begin():
+        async with services.writing() as db:
             session = await get_session(db, session_id, lock=True)
             await action(db, session, services.clock.now())
     except Forbidden:

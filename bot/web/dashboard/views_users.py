@@ -11,7 +11,7 @@ from bot.errors import NotFound, ValidationError
 from bot.escalations.access import ADMIN_ROLES, require_role
 from bot.host.audit import audit
 from bot.staff.participants import normalise_phone
-from bot.staff.users import ROLES, add_user, generate_password
+from bot.staff.users import ROLES, generate_password, new_user, store_user
 from bot.store.models import User
 from bot.web.dashboard.auth import Viewer, read_form, revoke_sessions_of
 from bot.web.dashboard.pages import context, page, path_int
@@ -78,15 +78,11 @@ async def create_user(request: web.Request, viewer: Viewer) -> web.StreamRespons
             request, viewer, error="The name is too long.", status=400, form=form
         )
     try:
-        async with services.sessions() as db, db.begin():
-            user = await add_user(
-                db,
-                form.get("email", ""),
-                form.get("role", ""),
-                password,
-                services.clock.now(),
-                name=name,
-            )
+        user = new_user(  # argon2 first: the turn is not held for it
+            form.get("email", ""), form.get("role", ""), password, services.clock.now(), name=name
+        )
+        async with services.writing() as db:
+            await store_user(db, user)
             audit(
                 db,
                 services.clock.now(),
@@ -121,7 +117,7 @@ async def update_user(request: web.Request, viewer: Viewer) -> web.StreamRespons
     now = services.clock.now()
     try:
         chat, phone = _contact(form)
-        async with services.sessions() as db, db.begin():
+        async with services.writing() as db:
             user = await db.get(User, path_int(request))
             if user is None:
                 raise NotFound("no such user")
@@ -147,7 +143,7 @@ async def set_active(request: web.Request, viewer: Viewer) -> web.StreamResponse
         return await users_page(
             request, viewer, error="You cannot deactivate yourself.", status=400
         )
-    async with services.sessions() as db, db.begin():
+    async with services.writing() as db:
         user = await db.get(User, target_id)
         if user is None:
             raise NotFound("no such user")
