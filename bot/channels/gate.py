@@ -23,6 +23,11 @@ class Gate:
         self._free = slots
         self._waiting: list[deque[asyncio.Future[None]]] = [deque() for _ in range(RANKS)]
 
+    @property
+    def free(self) -> int:
+        """Slots a newcomer would get without waiting."""
+        return 0 if any(self._waiting) else self._free
+
     def locked(self) -> bool:
         """Every slot is taken: whoever asks now waits."""
         return self._free == 0

@@ -40,6 +40,7 @@ from sqlalchemy import (
     Integer,
     Row,
     Update,
+    and_,
     bindparam,
     case,
     func,
@@ -108,22 +109,49 @@ async def claim_rows(
     skip: frozenset[str] = frozenset(),
 ) -> list[Due]:
     """Mark up to ``limit`` due rows as ours, urgent lane first (``bot.outbox.lanes``);
-    SKIP LOCKED keeps other workers off them.
+    SKIP LOCKED keeps other workers off them."""
+    rows, _ = await claim_and_prepare(services, _none_at_once, limit, ranges, skip)
+    return rows
 
-    One statement that changes nothing when it fails, so a refusal from a busy SQLite
+
+Pick = Callable[[Sequence[Due]], Sequence[Due]]
+Prepared = dict[int, OutboundMessage | None]  # row id: its message, or None if it must not go
+
+
+def _none_at_once(rows: Sequence[Due]) -> Sequence[Due]:
+    return ()
+
+
+async def claim_and_prepare(
+    services: Services,
+    at_once: Pick,
+    limit: int = BATCH,
+    ranges: Sequence[tuple[int, int]] = lanes.CLAIM_RANGES,
+    skip: frozenset[str] = frozenset(),
+) -> tuple[list[Due], Prepared]:
+    """``claim_rows``, and in the same transaction the send-time checks and ``sending``
+    for the rows ``at_once`` picks: those that will be on their way at once (a reply
+    to someone with nothing else waiting, while the channel has a free send).
+
+    A reply otherwise took a turn at the write lock to be claimed and another to be
+    prepared, each behind the intake's next batch. Only rows that go at once are
+    committed ``sending`` this early: a crash while a ``sending`` row waits makes it
+    ``uncertain`` (a question for the provider) where a ``claimed`` one is simply sent.
+
+    One transaction that changes nothing when it fails, so a refusal from a busy SQLite
     is tried again here, after a short pause, instead of failing the batch (seen once
     in CI with three senders in one process).
     """
     for attempt in range(1, CLAIM_ATTEMPTS):
         try:
-            return await _claim_once(services, limit, ranges, skip)
+            return await _claim_once(services, at_once, limit, ranges, skip)
         except OperationalError as exc:
             code = sqlite_busy_code(exc)
             if code is None:
                 raise
             log.warning("outbox claim refused by a busy database", extra={"code": code})
             await asyncio.sleep(0.02 * attempt)
-    return await _claim_once(services, limit, ranges, skip)
+    return await _claim_once(services, at_once, limit, ranges, skip)
 
 
 _OUTBOX = table_of(OutboxMessage)
@@ -195,42 +223,61 @@ def _urgency(row: Due) -> tuple[int, int, int]:
 
 
 async def _claim_once(
-    services: Services, limit: int, ranges: Sequence[tuple[int, int]], skip: frozenset[str]
+    services: Services,
+    at_once: Pick,
+    limit: int,
+    ranges: Sequence[tuple[int, int]],
+    skip: frozenset[str],
+) -> tuple[list[Due], Prepared]:
+    now = services.clock.now()
+    async with services.writing() as db:
+        claimed = await _claim_in(db, now, limit, ranges, skip)
+        chosen = at_once(claimed) if claimed else ()
+        if not chosen:
+            return claimed, {}
+        messages = await _prepare_in(services, db, [(r.id, r.attempts) for r in chosen], now)
+        return claimed, {r.id: m for r, m in zip(chosen, messages, strict=True)}
+
+
+async def _claim_in(
+    db: AsyncSession,
+    now: datetime,
+    limit: int,
+    ranges: Sequence[tuple[int, int]],
+    skip: frozenset[str],
 ) -> list[Due]:
-    """One statement per range of lanes (``lanes.CLAIM_RANGES``), in one transaction.
+    """One statement per range of lanes (``lanes.CLAIM_RANGES``), in the caller's transaction.
 
     ``skip`` leaves those channels' bulk rows out (never an urgent row or a reply). A
     claimed reply must not overtake an earlier bulk row to the same person: when the
     bulk statement took every due bulk row, those rows are here and the pipeline keeps
     each person's rows in order; otherwise one more statement fetches theirs.
     """
-    now = services.clock.now()
     claimed: list[Due] = []
     replies: list[int] = []
     every_bulk_row = False
-    async with services.writing() as db:
-        dialect = db.bind.dialect.name
-        for low, high in ranges:
-            wanted = limit - len(claimed)
-            if wanted <= 0:
-                break
-            skipping = bool(skip) and low == lanes.BULK
-            params: dict[str, Any] = {"now": now, "limit": wanted, "low_lane": low}
-            if low == high:
-                statement = _claim_statement(dialect, "lane", skipping)
-                if skipping:
-                    params["skip"] = sorted(skip)
-            else:
-                statement = _claim_statement(dialect, "lanes")
-                params["high_lane"] = high
-            rows = sorted((await db.execute(statement, params)).all(), key=_urgency)
-            claimed.extend(rows)
-            replies.extend(row.id for row in rows if row.lane == lanes.REPLY)
-            every_bulk_row = high == lanes.BULK and not skipping and len(rows) < wanted
-        if replies and not every_bulk_row:
-            found = {"now": now, "ids": replies}
-            earlier = (await db.execute(_claim_statement(dialect, "earlier"), found)).all()
-            claimed.extend(sorted(earlier, key=_urgency))
+    dialect = db.bind.dialect.name
+    for low, high in ranges:
+        wanted = limit - len(claimed)
+        if wanted <= 0:
+            break
+        skipping = bool(skip) and low == lanes.BULK
+        params: dict[str, Any] = {"now": now, "limit": wanted, "low_lane": low}
+        if low == high:
+            statement = _claim_statement(dialect, "lane", skipping)
+            if skipping:
+                params["skip"] = sorted(skip)
+        else:
+            statement = _claim_statement(dialect, "lanes")
+            params["high_lane"] = high
+        rows = sorted((await db.execute(statement, params)).all(), key=_urgency)
+        claimed.extend(rows)
+        replies.extend(row.id for row in rows if row.lane == lanes.REPLY)
+        every_bulk_row = high == lanes.BULK and not skipping and len(rows) < wanted
+    if replies and not every_bulk_row:
+        found = {"now": now, "ids": replies}
+        earlier = (await db.execute(_claim_statement(dialect, "earlier"), found)).all()
+        claimed.extend(sorted(earlier, key=_urgency))
     return claimed
 
 
@@ -256,18 +303,27 @@ async def prepare_many(
     (our claim went stale and another worker took it), it is no longer ours to send.
     """
     now = services.clock.now()
-    ids = [row_id for row_id, _ in claims]
     async with services.writing() as db:
-        rows = {r.id: r for r in await db.scalars(_ROWS, {"ids": ids})}
-        people = {r.participant_id for r in rows.values() if r.participant_id is not None}
-        known = Known()
-        if people:  # held here, so the identity map keeps them: ``db.get`` below needs no query
-            held = list(await db.scalars(_PEOPLE, {"ids": list(people)}))
-            known = Known(await consents_of(db, people), await last_sessions(db, people), held)
-        return [
-            await _prepare_row(services, db, rows.get(row_id), attempts, now, known)
-            for row_id, attempts in claims
-        ]
+        return await _prepare_in(services, db, claims, now)
+
+
+async def _prepare_in(
+    services: Services,
+    db: AsyncSession,
+    claims: Sequence[tuple[int, int | None]],
+    now: datetime,
+) -> list[OutboundMessage | None]:
+    ids = [row_id for row_id, _ in claims]
+    rows = {r.id: r for r in await db.scalars(_ROWS, {"ids": ids})}
+    people = {r.participant_id for r in rows.values() if r.participant_id is not None}
+    known = Known()
+    if people:  # held here, so the identity map keeps them: ``db.get`` below needs no query
+        held = list(await db.scalars(_PEOPLE, {"ids": list(people)}))
+        known = Known(await consents_of(db, people), await last_sessions(db, people), held)
+    return [
+        await _prepare_row(services, db, rows.get(row_id), attempts, now, known)
+        for row_id, attempts in claims
+    ]
 
 
 @dataclass(frozen=True)
@@ -645,6 +701,19 @@ async def send_one(
         message = await _prepare(services, row_id, attempts)
     if message is None:
         return "skipped"
+    return await send_prepared(services, message, results=results, breakers=breakers, lane=lane)
+
+
+async def send_prepared(
+    services: Services,
+    message: OutboundMessage,
+    *,
+    results: Results | None = None,
+    breakers: dict[str, Breaker] | None = None,
+    lane: int | None = None,
+) -> str:
+    """Send a row already committed ``sending``; returns as ``send_one`` does."""
+    row_id = message.outbox_id
     if lane is not None and lane < message.lane:
         message = replace(message, lane=lane)
     channel = services.channels[message.channel]
@@ -673,11 +742,20 @@ async def send_one(
     return "sent"
 
 
-async def _release(services: Services, row_ids: list[int], not_before: datetime | None) -> None:
+async def _release(
+    services: Services,
+    row_ids: list[int],
+    not_before: datetime | None,
+    unsent: Sequence[int] = (),
+) -> None:
     """Put claimed rows we will not send now back to pending, not before ``not_before``
-    (so a recipient's later messages do not overtake one that must wait)."""
+    (so a recipient's later messages do not overtake one that must wait). ``unsent``:
+    rows of ours committed ``sending`` that never reached the provider."""
     if not row_ids:
         return
+    ours = OutboxMessage.status == "claimed"
+    if unsent:
+        ours = or_(ours, and_(OutboxMessage.id.in_(unsent), OutboxMessage.status == "sending"))
     async with services.writing() as db:
         later = (
             case(
@@ -688,10 +766,20 @@ async def _release(services: Services, row_ids: list[int], not_before: datetime 
         )
         await db.execute(
             update(OutboxMessage)
-            .where(OutboxMessage.id.in_(row_ids), OutboxMessage.status == "claimed")
+            .where(OutboxMessage.id.in_(row_ids), ours)
             .values(status="pending", not_before=later, attempts=OutboxMessage.attempts - 1)
             .execution_options(synchronize_session=False)
         )
+
+
+def _by_recipient(rows: Sequence[Due]) -> dict[str, list[Due]]:
+    """Each recipient's rows in the order they go: as written, crisis replies first."""
+    theirs: dict[str, list[Due]] = {}
+    for row in rows:
+        theirs.setdefault(row.to, []).append(row)
+    for listed in theirs.values():
+        listed.sort(key=lambda r: (r.kind != "crisis", r.id))
+    return theirs
 
 
 @dataclass(frozen=True)
@@ -719,6 +807,7 @@ class Pipeline:
         self._waiting: Counter[str] = Counter()  # claimed rows not yet started, by channel
         self._last_claimed: frozenset[str] = frozenset()  # the channels of the last claim
         self._budgets: dict[str, int] = {}  # rows a channel may hold; its rate is fixed
+        self._prepared: Prepared = {}  # rows prepared when they were claimed (``at_once``)
         self.progress = asyncio.Event()  # set whenever a send finishes
         self.results = Results(services)
         # Busy: every send allowed is taken, so a row asking now would queue anyway.
@@ -766,14 +855,32 @@ class Pipeline:
     def _busy(self) -> bool:
         return any(gate.locked() for gate in self._gates.values())
 
-    def add(self, rows: Sequence[Due]) -> None:
+    def at_once(self, rows: Sequence[Due]) -> list[Due]:
+        """The rows of a claim that ``add`` would start sending at once: each the first of
+        a recipient with nothing waiting here, on a channel with a free send and a
+        provider not backed off. ``claim_and_prepare`` prepares them in the claim."""
+        if self._stopping:
+            return []
+        free = {name: self._gate(name).free for name in {row.channel for row in rows}}
+        chosen: list[Due] = []
+        for theirs in _by_recipient(rows).values():
+            first = theirs[0]
+            breaker = self.breakers.get(PROVIDER.get(first.channel, first.channel))
+            if first.to in self._queues or free[first.channel] <= 0:
+                continue
+            if breaker is not None and breaker.failures:
+                continue
+            free[first.channel] -= 1
+            chosen.append(first)
+        return chosen
+
+    def add(self, rows: Sequence[Due], prepared: Prepared | None = None) -> None:
         """Chains start in the order given (most urgent first); each recipient's rows go
-        in the order they were written, whatever lane brought them, crisis replies first."""
-        by_recipient: dict[str, list[Due]] = {}
-        for row in rows:
-            by_recipient.setdefault(row.to, []).append(row)
-        for theirs in by_recipient.values():
-            self._add_theirs(sorted(theirs, key=lambda r: (r.kind != "crisis", r.id)))
+        in the order they were written, whatever lane brought them, crisis replies first.
+        ``prepared``: rows ``at_once`` chose, already committed ``sending`` (or settled)."""
+        self._prepared.update(prepared or {})
+        for theirs in _by_recipient(rows).values():
+            self._add_theirs(theirs)
 
     def _add_theirs(self, rows: list[Due]) -> None:
         """A crisis reply goes ahead of that person's other rows, even ones already waiting."""
@@ -813,16 +920,7 @@ class Pipeline:
                         self._waiting[row.channel] += 1
                         break
                     try:
-                        outcome = await send_one(
-                            self._services,
-                            row.id,
-                            row.attempts,
-                            results=self.results,
-                            breakers=self.breakers,
-                            preparer=self.preparer,
-                            urgent=row.kind in URGENT_KINDS,
-                            lane=lane,
-                        )
+                        outcome = await self._send(row, lane)
                     finally:
                         if probe and breaker is not None:
                             breaker.probed()
@@ -840,6 +938,25 @@ class Pipeline:
                     await self._give_back(queue, None)
             self._queues.pop(to, None)
 
+    async def _send(self, row: Claimed, lane: int) -> str:
+        if row.id not in self._prepared:
+            return await send_one(
+                self._services,
+                row.id,
+                row.attempts,
+                results=self.results,
+                breakers=self.breakers,
+                preparer=self.preparer,
+                urgent=row.kind in URGENT_KINDS,
+                lane=lane,
+            )
+        message = self._prepared.pop(row.id)
+        if message is None:
+            return "skipped"
+        return await send_prepared(
+            self._services, message, results=self.results, breakers=self.breakers, lane=lane
+        )
+
     async def _not_before(self, row_id: int) -> datetime | None:
         async with self._services.sessions() as db:
             at: datetime | None = await db.scalar(
@@ -852,7 +969,8 @@ class Pipeline:
         queue.clear()
         for row in rows:
             self._waiting[row.channel] -= 1
-        await _release(self._services, [r.id for r in rows], not_before)
+        unsent = [r.id for r in rows if self._prepared.pop(r.id, None) is not None]
+        await _release(self._services, [r.id for r in rows], not_before, unsent)
 
     async def close(self, *, drain: bool) -> None:
         """Finish (``drain``) or stop starting new sends, then record what was sent."""
@@ -904,14 +1022,17 @@ async def _sweep_stale(services: Services) -> None:
         log.exception("stale outbox sweep failed; trying again later")
 
 
-async def _claim(services: Services, doing: str, **how: Any) -> list[Due]:
-    """One claim, or none if it failed: the sender loop logs it and tries again."""
+async def _claim(services: Services, pipeline: Pipeline, doing: str, **how: Any) -> list[Due]:
+    """One claim handed to the pipeline, or none if it failed: the sender loop logs it
+    and tries again."""
     try:
         share_limits(services)
-        return await claim_rows(services, **how)
+        rows, prepared = await claim_and_prepare(services, pipeline.at_once, **how)
     except Exception:
         log.exception("%s failed; retrying", doing)
         return []
+    pipeline.add(rows, prepared)
+    return rows
 
 
 async def _look(
@@ -924,11 +1045,9 @@ async def _look(
     wake.clear()
     full = pipeline.full_channels()
     if bulk_too and full:
-        rows = await _claim(services, "looking for rows", skip=full)
-        pipeline.claimed(rows)
+        pipeline.claimed(await _claim(services, pipeline, "looking for rows", skip=full))
     else:
-        rows = await _claim(services, "looking for urgent rows", ranges=lanes.LOOK_RANGES)
-    pipeline.add(rows)
+        await _claim(services, pipeline, "looking for urgent rows", ranges=lanes.LOOK_RANGES)
 
 
 async def run_sender(
@@ -962,10 +1081,9 @@ async def run_sender(
             # Cleared before the claim, not after: rows committed while the claim looks
             # set it again, and are claimed at once instead of at the next poll.
             wake.clear()
-            rows = await _claim(services, "outbox sweep", skip=skip)
+            rows = await _claim(services, pipeline, "outbox sweep", skip=skip)
             pipeline.claimed(rows)
             if rows:
-                pipeline.add(rows)
                 continue
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(wake.wait(), timeout=poll)
