@@ -28,7 +28,7 @@ from bot.host.inbound import _lock
 from bot.host.outbox import enqueue
 from bot.host.services import Services
 from bot.staff.carer_messages import remind_carer
-from bot.store.bulk import insert_new
+from bot.store.bulk import Taken, insert_taken, take_new
 from bot.store.models import FlowSession, Participant
 from bot.store.models.scheduling import CheckinSchedule, ModuleBooking, ModuleSession, ScheduledItem
 from scheduler.modules import reminder_params
@@ -127,6 +127,7 @@ async def _start(ctx: Context, trigger: str, params: dict[str, object]) -> str:
     if live is not None and flow.if_busy == "wait":
         retry = next_allowed(now + BUSY_RETRY, schedule.zone, schedule.quiet, schedule.blocker())
         return _later(item, retry, "waiting_busy", now, too_late="busy")
+    prefetch.put_live(db, participant.id, live)  # read once: ``start_flow`` looks again
     session = await start_flow(services, db, participant, flow.id, params=params, trigger=trigger)
     if session is None:
         return _finish(item, "skipped", "flow_unavailable", now)
@@ -300,26 +301,26 @@ async def _run_in(
             select(CheckinSchedule).where(CheckinSchedule.participant_id.in_(pids))
         )
     }
-    wanted = {c.participant_id: rows[c.id].flow_id for c in claimed if c.id in rows}
+    # Whose flow starts, so whose answers it may look back at: a nudge starts nothing.
+    wanted = {
+        c.participant_id: rows[c.id].flow_id
+        for c in claimed
+        if c.id in rows and rows[c.id].kind != "nudge"
+    }
 
     def keys_for(pid: int, _: FlowSession | None) -> frozenset[str]:
         return look_back_keys(services.flows.get(wanted.get(pid) or ""))
 
     await prefetch.read(db, list(people.values()), keys_for)
-    outcomes = [
-        await _act(
-            services,
-            db,
-            c,
-            rows.get(c.id),
-            people.get(c.participant_id),
-            schedules.get(c.participant_id),
-            now,
-        )
-        for c in claimed
-    ]
+    outcomes: list[str] = []
+    held: Taken = []
+    for c in claimed:
+        row, participant = rows.get(c.id), people.get(c.participant_id)
+        schedule = schedules.get(c.participant_id)
+        outcomes.append(await _act(services, db, c, row, participant, schedule, now))
+        held.extend(take_new(db, WRITE_ONLY))  # the next start's flush must not write them
     prefetch.clear(db)
-    await insert_new(db, WRITE_ONLY)
+    await insert_taken(db, held)
     return outcomes
 
 

@@ -121,6 +121,14 @@ def take_live(db: AsyncSession, participant_id: int) -> tuple[bool, FlowSession 
     return True, prefetched.live.pop(participant_id)
 
 
+def put_live(db: AsyncSession, participant_id: int, session: FlowSession | None) -> None:
+    """Hand a live session just taken (and still current) to the next reader in the turn,
+    when the batch read them ahead: a scheduled start looks first, then ``start_flow``."""
+    prefetched = _of(db)
+    if prefetched is not None:
+        prefetched.live[participant_id] = session
+
+
 def take_history(db: AsyncSession, participant_id: int, keys: frozenset[str]) -> HistoryRows | None:
     """The prefetched rows, if they were read for exactly these keys."""
     prefetched = _of(db)

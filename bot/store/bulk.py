@@ -45,25 +45,44 @@ def values_of(row: Base) -> dict[str, Any]:
     return {column: given[key] for key, column in _columns(type(row)) if key in given}
 
 
-async def insert_new(db: AsyncSession, models: Iterable[type[Base]]) -> int:
-    """INSERT the session's pending (never flushed) rows of these models, then forget them.
+# New rows taken out of a session (``take_new``): each model with the values set on it.
+Taken = list[tuple[type[Base], dict[str, Any]]]
 
-    Rows go in the order they were added, so ids (and so the outbox's sending order)
-    follow it. The caller must not read the rows back from the objects afterwards: they
-    are detached and their ids unset. Rows that refer to each other must not be
-    among them (no relationship is followed); those still go through the flush.
-    Returns how many rows were written.
+
+def take_new(db: AsyncSession, models: Iterable[type[Base]]) -> Taken:
+    """The session's pending (never flushed) rows of these models, as values in the order
+    they were added; the objects leave the session, so no later flush writes them.
+
+    The caller must not read the rows back from the objects afterwards: they are
+    detached and their ids unset. Rows that refer to each other must not be among them
+    (no relationship is followed); those still go through the flush.
     """
     wanted = tuple(models)
-    groups: defaultdict[tuple[type[Base], frozenset[str]], list[dict[str, Any]]] = defaultdict(list)
-    taken: list[Base] = []
+    taken: Taken = []
+    rows: list[Base] = []
     for row in db.sync_session.new:  # insertion order
         if isinstance(row, wanted) and getattr(row, "id", None) is None:
-            values = values_of(row)
-            groups[(type(row), frozenset(values))].append(values)
-            taken.append(row)
-    for row in taken:
+            taken.append((type(row), values_of(row)))
+            rows.append(row)
+    for row in rows:
         db.expunge(row)
+    return taken
+
+
+async def insert_taken(db: AsyncSession, taken: Taken) -> int:
+    """One INSERT per table and set of columns for rows from ``take_new``; how many."""
+    groups: defaultdict[tuple[type[Base], frozenset[str]], list[dict[str, Any]]] = defaultdict(list)
+    for model, values in taken:
+        groups[(model, frozenset(values))].append(values)
     for (model, _), rows in groups.items():
         await db.execute(insert_statement(model), rows)
     return len(taken)
+
+
+async def insert_new(db: AsyncSession, models: Iterable[type[Base]]) -> int:
+    """INSERT the session's pending rows of these models now (``take_new``, ``insert_taken``).
+
+    Rows go in the order they were added, so ids (and so the outbox's sending order)
+    follow it. Returns how many rows were written.
+    """
+    return await insert_taken(db, take_new(db, models))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import event, select, update
 
 from bot.host.services import Services
 from bot.host.starts import StartRequest, start_alone, start_together
@@ -98,3 +98,29 @@ async def test_an_unpublished_flow_is_refused_not_raised(services: Services) -> 
     assert (
         await start_alone(services, StartRequest(participant.id, "no_such_flow")) == "unknown_flow"
     )
+
+
+async def test_the_messages_and_audit_rows_of_a_batch_go_in_one_insert_each(
+    services: Services,
+) -> None:
+    """Each start flushes its new session (its id is the answer); the rows before it must
+    not be flushed with it, one ORM INSERT per row, as they were."""
+    people = [await make_participant(services) for _ in range(5)]
+    inserts: list[str] = []
+
+    def count(_conn: object, _cursor: object, sql: str, *_: object) -> None:
+        if sql.startswith(("INSERT INTO outbox", "INSERT INTO audit_log")):
+            inserts.append(sql.split()[2])
+
+    engine = services.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        outcomes = await start_together(
+            services, [StartRequest(p.id, "sleep_checkin") for p in people]
+        )
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert all(isinstance(o, int) for o in outcomes)
+    assert sorted(inserts) == ["audit_log", "outbox"]
+    for participant in people:  # and nothing was lost on the way
+        assert await bodies(services, participant)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import event, select, update
 
 from bot.clock import FixedClock
 from bot.host.flows import start_flow
@@ -109,3 +109,39 @@ async def test_the_sweep_acts_on_a_persons_second_row_after_the_batch(
     async with services.sessions() as db:
         live = await db.scalars(select(ScheduledItem.status).where(ScheduledItem.key == "extra:1"))
         assert list(live) == ["pending"]
+
+
+async def test_a_batch_reads_live_sessions_once_and_no_history_for_a_nudge(
+    services: Services, clock: FixedClock
+) -> None:
+    """The read-ahead answers the start's own look at the live session and ``start_flow``'s
+    second one; a nudge starts no flow, so no answers are read for it."""
+    people = [await _person(services, case) for case in ("plain", "busy", "plain")]
+    clock.set(max([(await _first_due(services, p)).due_at for p in people]))
+    claimed = await claim_due(services, limit=1000)
+    reads: list[str] = []
+
+    def count(_conn: object, _cursor: object, sql: str, *_: object) -> None:
+        if sql.startswith("SELECT flow_sessions.id"):
+            reads.append("live")
+        elif sql.startswith("SELECT anon_1.participant_id, anon_1.") and "FROM answers" in sql:
+            reads.append("history")
+
+    engine = services.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        assert await run_together(services, claimed) == ["started", "busy", "started"]
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert reads == ["live", "history"]
+    nudges = [r for p in people for r in await items(services, p.id, ("nudge",))]
+    assert len(nudges) == 2
+    clock.set(max(r.due_at for r in nudges))
+    claimed = [c for c in await claim_due(services, limit=1000) if c.id in {r.id for r in nudges}]
+    reads.clear()
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        assert await run_together(services, claimed) == ["sent", "sent"]
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert reads == ["live"]
