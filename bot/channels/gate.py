@@ -20,6 +20,7 @@ RANKS = 3  # as many as ``bot.outbox.lanes.LANES``; a rank past the last waits w
 
 class Gate:
     def __init__(self, slots: int) -> None:
+        self._slots = slots
         self._free = slots
         self._waiting: list[deque[asyncio.Future[None]]] = [deque() for _ in range(RANKS)]
 
@@ -27,6 +28,10 @@ class Gate:
     def free(self) -> int:
         """Slots a newcomer would get without waiting."""
         return 0 if any(self._waiting) else self._free
+
+    def idle(self) -> bool:
+        """No slot taken and no one waiting: dropping it loses nothing."""
+        return self._free == self._slots and not any(self._waiting)
 
     def locked(self) -> bool:
         """Every slot is taken: whoever asks now waits."""

@@ -147,8 +147,15 @@ class RateLimiter:
         plain lock made a crisis reply wait for every send queued before it: 16 of them,
         1.6 s, at 10 a second.
         """
+        if len(self._queues) > MAX_KEYS:  # one per Telegram chat: forget the idle ones
+            for idle in [k for k, gate in self._queues.items() if gate.idle()]:
+                del self._queues[idle]
         async with self._queues[key].slot(rank):
             await acquire_together((self, key, cost))
+
+    def keys_held(self) -> int:
+        """Keys with a queue of their own in memory (bounded by ``MAX_KEYS`` and use)."""
+        return len(self._queues)
 
 
 async def acquire_together(*gates: tuple[RateLimiter, str, int]) -> None:

@@ -8,6 +8,7 @@ import random
 
 import pytest
 
+from bot.channels import ratelimit
 from bot.channels.ratelimit import RESUM_EVERY, RateLimiter, Window
 from tests.channels.conftest import HandClock
 
@@ -80,3 +81,29 @@ async def test_the_most_urgent_send_waiting_for_a_key_takes_the_next_slot() -> N
     crisis = asyncio.create_task(send("crisis", 0))
     await asyncio.wait_for(asyncio.gather(*routine, crisis), timeout=5)
     assert order.index("crisis") == 3  # two fitted at once, the third held the key
+
+
+async def test_the_queues_of_idle_keys_are_forgotten(monkeypatch: pytest.MonkeyPatch) -> None:
+    """One queue per Telegram chat was kept for ever: a long-running sender's memory grew
+    with every chat it had ever written to."""
+    monkeypatch.setattr(ratelimit, "MAX_KEYS", 5)
+    limiter = RateLimiter(1000.0, monotonic=HandClock())
+    for chat in range(50):
+        await limiter.acquire(f"chat-{chat}")
+    assert limiter.keys_held() <= 6
+
+
+async def test_a_key_in_use_keeps_its_queue_when_others_are_forgotten(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(ratelimit, "MAX_KEYS", 2)
+    clock = HandClock()
+    limiter = RateLimiter(1.0, monotonic=clock)  # one a second: a second send waits
+    await limiter.acquire("busy")
+    waiting = asyncio.create_task(limiter.acquire("busy"))
+    await asyncio.sleep(0.01)
+    for chat in range(5):
+        await limiter.acquire(f"chat-{chat}")
+    assert not waiting.done()
+    clock.now += 1.0
+    await asyncio.wait_for(waiting, 5)
