@@ -23,7 +23,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -273,7 +273,7 @@ def new_sid() -> str:
 
 
 async def drive(
-    base_url: str,
+    base_url: str | Sequence[str],
     people: list[Person],
     *,
     seconds: float,
@@ -293,7 +293,12 @@ async def drive(
     provider has taken the reply (every step of ``sleep_checkin`` sends one message,
     its start two) before the person answers again, as a person reads the question
     first; without it the next answer follows the webhook's 2xx, and a sender that
-    falls behind goes unseen."""
+    falls behind goes unseen.
+
+    Several ``base_url``s (several ``serve`` processes on one PostgreSQL): each client
+    keeps to one of them, the clients spread evenly; a person's next message may go to
+    another, as a provider's retries and a load balancer would send it."""
+    urls = [base_url] if isinstance(base_url, str) else list(base_url)
     rng = random.Random(seed)
     queue: asyncio.Queue[Person] = asyncio.Queue()
     for person in people:
@@ -318,7 +323,10 @@ async def drive(
         return reached
 
     async def start_next(
-        client: aiohttp.ClientSession, waits: aiohttp.ClientSession | None, person: Person
+        client: aiohttp.ClientSession,
+        waits: aiohttp.ClientSession | None,
+        person: Person,
+        base_url: str,
     ) -> bool:
         """The person's next check-in, started through the API; False if it was not (a
         killed process refuses the connection: they try again next time round)."""
@@ -348,14 +356,17 @@ async def drive(
         return True
 
     async def one_message(
-        client: aiohttp.ClientSession, waits: aiohttp.ClientSession | None, person: Person
+        client: aiohttp.ClientSession,
+        waits: aiohttp.ClientSession | None,
+        person: Person,
+        base_url: str,
     ) -> None:
         if waits is not None and person.expected is None:
             await taken(waits, person)
         if (
             restart_flows
             and person.step >= len(ANSWERS)
-            and not await start_next(client, waits, person)
+            and not await start_next(client, waits, person, base_url)
         ):
             return
         body = ANSWERS[person.step % len(ANSWERS)](rng)
@@ -400,13 +411,15 @@ async def drive(
         if delay > 0:
             await asyncio.sleep(delay)
 
-    async def worker(client: aiohttp.ClientSession, waits: aiohttp.ClientSession | None) -> None:
+    async def worker(
+        client: aiohttp.ClientSession, waits: aiohttp.ClientSession | None, url: str
+    ) -> None:
         while time.perf_counter() < deadline and not (stop and stop.is_set()):
             if rate:
                 await wait_turn()
             person = await queue.get()
             try:
-                await one_message(client, waits, person)
+                await one_message(client, waits, person, url)
             finally:
                 queue.put_nowait(person)
             if during is not None:
@@ -419,7 +432,10 @@ async def drive(
         ) as waits,
     ):
         await asyncio.gather(
-            *(worker(client, waits if replies else None) for _ in range(connections))
+            *(
+                worker(client, waits if replies else None, urls[n % len(urls)])
+                for n in range(connections)
+            )
         )
     load.seconds = time.perf_counter() - began
     return load

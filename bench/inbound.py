@@ -5,6 +5,7 @@
     python bench/inbound.py --database postgresql [--postgres-url postgresql+asyncpg://...]
     python bench/inbound.py --database sqlite --profile      # py-spy on the serve process
     python bench/inbound.py --database sqlite --replies      # wait for each reply too
+    python bench/inbound.py --database postgresql --serves 2 # two serve processes
 
 One ``python -m bot serve`` process (scheduler and outbox sender in-process, replies
 going out to ``bench/provider.py``, a local fake Twilio) gets ``--connections``
@@ -15,6 +16,10 @@ the same run, the same load goes to a bare aiohttp handler that only parses the 
 and answers ``<Response/>``. Afterwards the database and the fake provider are
 checked: every 2xx'd message stored and processed once, every reply sent once.
 Figures are printed as JSON.
+
+``--serves N`` (PostgreSQL only) runs N ``serve`` processes on the one database, each
+sending in-process, with the clients spread evenly over them: how production grows
+past one core. The serve figures are then the sum (CPU) or the whole (latencies).
 """
 
 from __future__ import annotations
@@ -110,11 +115,13 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "sending": "worker process" if args.worker else "in the serve process",
         "machine_at_start": machine_load(),
     }
+    if args.serves > 1:
+        figures["serve_processes"] = args.serves
     async with scratch(keep=args.keep) as folder:
         db = await Database.create(args.database, folder, args.postgres_url, "checkins_bench")
         engine = db.engine()
         provider = Provider(folder)
-        serve: ServiceProcess | None = None
+        serves: list[ServiceProcess] = []
         worker: ServiceProcess | None = None
         try:
             if args.extra_participants:
@@ -124,15 +131,19 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             await provider.ready()
             in_process = "false" if args.worker else "true"
             env = env_for(db.url, provider, RUN_WORKERS_IN_PROCESS=in_process, **args.env)
-            serve = ServiceProcess("serve", env, folder / "serve.log").start()
-            await serve.ready(within=120)
+            for n in range(args.serves):
+                log_name = "serve.log" if n == 0 else f"serve-{n + 1}.log"
+                serves.append(ServiceProcess("serve", env, folder / log_name).start())
+            for process in serves:
+                await process.ready(within=120)
+            serve = serves[0]
             if args.worker:  # the production layout on PostgreSQL: sending in its own process
                 worker = ServiceProcess("worker", env, folder / "worker.log").start()
                 await worker.ready(within=120)
             await start_all(serve.url, people)
             await outbox_settled(engine, within=120)  # the opening questions have gone out
             figures["serve_rss_before_mb"] = round(rss_mb(serve.pid), 1)
-            sampler = Sampler(serve.pid).start()
+            samplers = [Sampler(process.pid).start() for process in serves]
             profiler = (
                 Profiler(serve.pid, args.seconds, folder / "profile.txt") if args.profile else None
             )
@@ -144,16 +155,17 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             worker_sampler = Sampler(worker.pid).start() if worker is not None else None
             load_before = machine_load()
             load = await drive(
-                serve.url, people, seconds=args.seconds, connections=args.connections,
-                rate=args.rate, replies=provider.url if args.replies else None,
+                [process.url for process in serves], people, seconds=args.seconds,
+                connections=args.connections, rate=args.rate,
+                replies=provider.url if args.replies else None,
             )  # fmt: skip
             figures["serve"] = {
                 **load.summary(),
-                **(await sampler.stop()),
+                **together([await sampler.stop() for sampler in samplers]),
                 "machine_before": load_before,
                 "machine_after": machine_load(),
             }
-            figures["serve"].update(await batch_sizes(serve.url))
+            figures["serve"].update(together([await batch_sizes(p.url) for p in serves]))
             # Replies not yet at the provider when the load stopped: a sender that fell
             # behind would make turns per second look better than a whole turn is.
             figures["outbox_when_load_stopped"] = await outbox_settled(engine, within=0)
@@ -168,17 +180,17 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             figures["outbox_after"] = await outbox_settled(engine, within=args.drain)
             figures["inbound_unprocessed_after"] = await inbound_settled(engine, within=60)
             figures["checks"] = await exactly_once(engine, load, provider)
-            for process in (serve, worker):
+            for process in [*serves, worker]:
                 if process is not None:
                     process.stop()
-            serve = worker = None
+            serves, worker = [], None
             if not args.skip_bare:
                 figures["bare"] = await measure_bare(folder, people, args)
                 serve_rate = figures["serve"]["per_second"] or 0
                 bare_rate = figures["bare"]["per_second"] or 1
                 figures["ratio_to_bare"] = round(serve_rate / bare_rate, 3)
         finally:
-            for process in (serve, worker):
+            for process in [*serves, worker]:
                 if process is not None:
                     process.stop()
             provider.stop()
@@ -186,6 +198,24 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             if not args.keep:
                 await db.drop()
     return figures
+
+
+def together(parts: list[dict[str, float]]) -> dict[str, float]:
+    """Several serve processes' samples as one: CPU and batches summed, RSS the largest,
+    the mean batch weighted by batches."""
+    if len(parts) == 1:
+        return parts[0]
+    whole: dict[str, float] = {}
+    for key in ("cpu_cores_used", "batches"):
+        if any(key in part for part in parts):
+            whole[key] = round(sum(part.get(key, 0.0) for part in parts), 2)
+    for key in ("rss_start_mb", "rss_peak_mb", "rss_end_mb"):
+        if any(key in part for part in parts):
+            whole[key] = max(part.get(key, 0.0) for part in parts)
+    if whole.get("batches"):
+        weighted = sum(part.get("mean_batch", 0.0) * part.get("batches", 0.0) for part in parts)
+        whole["mean_batch"] = round(weighted / whole["batches"], 1)
+    return whole
 
 
 def parser() -> argparse.ArgumentParser:
@@ -201,6 +231,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--drain", type=float, default=180.0, help="seconds to wait for the outbox")
     p.add_argument("--profile", action="store_true", help="py-spy the serve process")
     p.add_argument("--worker", action="store_true", help="send from a separate worker process")
+    p.add_argument("--serves", type=int, default=1, help="serve processes (PostgreSQL only)")
     p.add_argument(
         "--replies", action="store_true",
         help="each person waits for the reply to reach the provider before answering again",
@@ -218,6 +249,8 @@ def main() -> None:
         asyncio.run(bare_server(args.bare_server))
         return
     args.env = dict(item.split("=", 1) for item in args.env)
+    if args.serves < 1 or (args.serves > 1 and args.database != "postgresql"):
+        parser().error("--serves above 1 needs --database postgresql (SQLite has one writer)")
     emit(asyncio.run(run(args)))
 
 
