@@ -30,7 +30,7 @@ def _refused(outcome: str) -> ValidationError:
 async def create(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     data = await json_body(request)
-    async with services.sessions() as db, db.begin():
+    async with services.writing() as db:
         participant = await create_participant(db, data, services.clock.now(), "api")
         body = participant_json(participant)
     return web.json_response(body, status=201)

@@ -87,14 +87,19 @@ async def mdt_pdf(request: web.Request) -> web.Response:
 
 @routes.get("/api/reports/service")
 async def service_json(request: web.Request) -> web.Response:
-    """Check-ins per week, response rates by community, time to acknowledge, attendance."""
+    """Check-ins per week, response rates by community, time to acknowledge, attendance.
+
+    The report is read first, outside the write turn (holding the turn blocks every
+    webhook); only its audit row is written in the turn.
+    """
     _check_query(request, {"from", "to"})
     services = request.app[SERVICES]
     now = services.clock.now()
     period = parse_period(request.query.get("from"), request.query.get("to"), now)
     deciles = decile_lookup(services.settings.deprivation_lookup)
-    async with services.sessions() as db, db.begin():
+    async with services.sessions() as db:
         report = await service_report(db, period, now, deciles)
+    async with services.writing() as db:
         audit(
             db,
             now,

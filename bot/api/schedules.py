@@ -1,7 +1,8 @@
 """Schedules, module sessions and bookings in the JSON API.
 
 Every handler checks its whole body before writing, in one transaction, so a
-refused request leaves nothing behind.
+refused request leaves nothing behind. Writes take their turn at SQLite's write lock
+(``Services.writing``): outside the turns they lost it to webhook batches again and again.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ async def put_schedule(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     participant_id = path_id(request)
     data = await json_body(request)
-    async with services.sessions() as db, db.begin():
+    async with services.writing() as db:
         body = await save_schedule(services, db, participant_id, data, "api")
     return web.json_response(body)
 
@@ -60,7 +61,7 @@ async def get_schedule(request: web.Request) -> web.Response:
 @routes.post(r"/api/participants/{id:\d+}/schedule/pause")
 async def pause(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
-    async with services.sessions() as db, db.begin():
+    async with services.writing() as db:
         body = await pause_checkins(db, path_id(request), "api", services.clock.now())
     return web.json_response(body)
 
@@ -68,7 +69,7 @@ async def pause(request: web.Request) -> web.Response:
 @routes.post(r"/api/participants/{id:\d+}/schedule/resume")
 async def resume(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
-    async with services.sessions() as db, db.begin():
+    async with services.writing() as db:
         body = await resume_checkins(db, path_id(request), "api", services.clock.now())
     return web.json_response(body if body is not None else {"resumed": True, "schedule": None})
 
@@ -96,7 +97,7 @@ async def scheduled(request: web.Request) -> web.Response:
 async def create(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     data = await json_body(request)
-    async with services.sessions() as db, db.begin():
+    async with services.writing() as db:
         session = await create_session(db, data, services.clock.now())
         body = session_json(session)
     return web.json_response(body, status=201)
@@ -130,7 +131,7 @@ async def change(request: web.Request) -> web.Response:
     """Move a session (its reminders move with it) or change venue or capacity."""
     services = request.app[SERVICES]
     data = await json_body(request)
-    async with services.sessions() as db, db.begin():
+    async with services.writing() as db:
         session = await get_session(db, path_id(request), lock=True)
         await change_session(db, session, data, services.clock.now())
         body = session_json(session)
@@ -140,7 +141,7 @@ async def change(request: web.Request) -> web.Response:
 @routes.post(r"/api/sessions/{id:\d+}/cancel")
 async def cancel(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
-    async with services.sessions() as db, db.begin():
+    async with services.writing() as db:
         session = await get_session(db, path_id(request), lock=True)
         await cancel_session(db, session, services.clock.now())
         body = session_json(session)
@@ -152,7 +153,7 @@ async def create_booking(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     data = await json_body(request)
     refuse_unknown(data, {"participant_id"})
-    async with services.sessions() as db, db.begin():
+    async with services.writing() as db:
         session = await get_session(db, path_id(request), lock=True)
         booking, reminders = await book(
             db, session, data.get("participant_id"), services.clock.now()
@@ -165,7 +166,7 @@ async def create_booking(request: web.Request) -> web.Response:
 async def delete_booking(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     participant_id = path_id(request, "participant_id")
-    async with services.sessions() as db, db.begin():
+    async with services.writing() as db:
         session = await get_session(db, path_id(request), lock=True)
         booking = await cancel_booking(db, session, participant_id, services.clock.now())
         body = booking_json(booking, [])
@@ -176,7 +177,7 @@ async def delete_booking(request: web.Request) -> web.Response:
 async def attendance(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     data = await json_body(request)
-    async with services.sessions() as db, db.begin():
+    async with services.writing() as db:
         session = await get_session(db, path_id(request), lock=True)
         booking = await mark_attendance(db, session, data, services.clock.now())
         body = booking_json(booking, [])

@@ -47,7 +47,7 @@ async def telegram_link(request: web.Request) -> web.Response:
         raise Conflict("the participant has opted out; no link was made", "opted_out")
     username = await bot_username(services)
     ttl = timedelta(hours=services.settings.telegram_link_ttl_hours)
-    async with services.sessions() as db, db.begin():
+    async with services.writing() as db:
         fresh = await db.get(Participant, participant_id)
         assert fresh is not None
         token, expires_at = await create_link(db, fresh, services.clock.now(), ttl, "api")

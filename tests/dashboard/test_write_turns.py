@@ -10,10 +10,8 @@ writes an audit row in its own turn, which would hide a form written outside it.
 
 from __future__ import annotations
 
-import asyncio
 import shutil
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,13 +30,13 @@ from bot.web.app import create_app
 from bot.web.flows_pages import FLOWS_DIR_KEY
 from scheduler.participant_schedule import schedule_row
 from tests.dashboard.helpers import Client, csrf_of, login
+from tests.dashboard.write_turns import Case, Write, waits_its_turn
 from tests.escalations.helpers import PASSWORD, add_staff
 from tests.host.helpers import make_participant
 from tests.scheduler.helpers import set_schedule
 
 AUTH = {"Authorization": "Bearer test-token"}
 FLOW_FIXTURES = Path(__file__).parents[1] / "authoring" / "flows"
-HOLD = 1.0  # seconds the turn is held: far longer than any of these requests takes alone
 DAILY = {
     "checkins": [
         {
@@ -48,18 +46,6 @@ DAILY = {
         }
     ]
 }
-
-
-@dataclass(frozen=True)
-class Write:
-    """One staff request, the status it ends with, and whether its write is stored."""
-
-    send: Callable[[], Awaitable[ClientResponse]]
-    status: int
-    stored: Callable[[], Awaitable[bool]]
-
-
-Case = Callable[[Client, Services], Awaitable[Write]]
 
 
 @pytest.fixture
@@ -267,15 +253,4 @@ CASES: list[Case] = [
 async def test_a_staff_write_waits_its_turn_at_the_write_lock(
     client: Client, services: Services, case: Case
 ) -> None:
-    write = await case(client, services)
-    assert not await write.stored()
-    sqlite = services.engine.dialect.name == "sqlite"
-    async with services.write_turn():  # as the intake holds it for a batch
-        task = asyncio.ensure_future(write.send())
-        await asyncio.wait({task}, timeout=HOLD if sqlite else 0)
-        if sqlite:  # PostgreSQL holds nothing here: the request may already be done
-            assert not task.done()
-            assert not await write.stored()
-    response = await asyncio.wait_for(task, 10)  # once the turn is free it goes through
-    assert response.status == write.status, await response.text()
-    assert await write.stored()
+    await waits_its_turn(client, services, case)
