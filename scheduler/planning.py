@@ -176,5 +176,5 @@ async def plan_checkins(services: Services, chunk: int = CHUNK) -> int:
             break
         after, created = last, created + count
     if created:
-        log.info("check-ins planned", extra={"created": created})
+        log.info("check-ins planned", extra={"planned": created})
     return created

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
+
+import pytest
 
 from bot.clock import FixedClock
 from bot.host.services import Services
@@ -240,3 +243,21 @@ async def test_the_onboarding_choice_becomes_the_schedule_once(
         "days": ["mon"],
         "window": ["09:00", "12:00"],
     }
+
+
+async def test_the_planning_sweep_logs_what_it_planned_at_the_default_level(
+    services: Services, clock: FixedClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    """``LOG_LEVEL`` is INFO by default, and the sweep's log line named its count
+    ``created``, a field every log record has: at INFO the sweep raised after planning."""
+    caplog.set_level(logging.INFO, logger="scheduler.planning")
+    person = await make_participant(services)
+    await set_schedule(
+        services, person.id,
+        {"checkins": [{"flow": "sleep_checkin", "days": WEEKDAYS, "window": ["10:00", "12:00"]}]},
+    )  # fmt: skip
+    clock.advance(timedelta(days=2))
+    planned = await plan_checkins(services)
+    assert planned > 0
+    [record] = [r for r in caplog.records if r.getMessage() == "check-ins planned"]
+    assert record.planned == planned
