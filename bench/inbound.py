@@ -6,6 +6,7 @@
     python bench/inbound.py --database sqlite --profile      # py-spy on the serve process
     python bench/inbound.py --database sqlite --replies      # wait for each reply too
     python bench/inbound.py --database postgresql --serves 2 # two serve processes
+    python bench/inbound.py --database sqlite --count-statements  # SQL per turn, counted
 
 One ``python -m bot serve`` process (scheduler and outbox sender in-process, replies
 going out to ``bench/provider.py``, a local fake Twilio) gets ``--connections``
@@ -26,8 +27,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
+import os
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +61,7 @@ from bench.harness import (  # noqa: E402
 )
 from tests.system.processes import ServiceProcess, free_port  # noqa: E402
 
+COUNTER = ROOT / "bench" / "statement_counter"
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
 
 
@@ -130,6 +135,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             people = [Person(pid, phone_of(i)) for i, pid in enumerate(ids)]
             await provider.ready()
             in_process = "false" if args.worker else "true"
+            if args.count_statements:  # bench/statement_counter/sitecustomize.py
+                args.env["PYTHONPATH"] = os.pathsep.join([str(COUNTER), str(ROOT)])
+                args.env["STATEMENTS_OUT"] = str(folder / "statements")
             env = env_for(db.url, provider, RUN_WORKERS_IN_PROCESS=in_process, **args.env)
             for n in range(args.serves):
                 log_name = "serve.log" if n == 0 else f"serve-{n + 1}.log"
@@ -184,6 +192,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 if process is not None:
                     process.stop()
             serves, worker = [], None
+            if args.count_statements:
+                figures["statements"] = counted(
+                    folder, len(load.accepted) + load.starts + len(people)
+                )
             if not args.skip_bare:
                 figures["bare"] = await measure_bare(folder, people, args)
                 serve_rate = figures["serve"]["per_second"] or 0
@@ -198,6 +210,27 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             if not args.keep:
                 await db.drop()
     return figures
+
+
+def counted(folder: Path, units: int) -> dict[str, Any]:
+    """What the service processes ran over the whole run (the opening starts and the
+    drain included), per ``units``: the turns and flow starts, the opening ones too."""
+    transactions: Counter[str] = Counter()
+    statements: Counter[str] = Counter()
+    for path in folder.glob("statements.*.json"):
+        found = json.loads(path.read_text())
+        transactions.update(found["transactions"])
+        statements.update(found["statements"])
+    return {
+        "turns_and_starts": units,
+        "transactions": dict(transactions),
+        "statements": statements.total(),
+        "per_turn_or_start": {
+            "statements": round(statements.total() / max(units, 1), 2),
+            "commits": round(transactions["commit"] / max(units, 1), 3),
+        },
+        "most_run": statements.most_common(25),
+    }
 
 
 def together(parts: list[dict[str, float]]) -> dict[str, float]:
@@ -232,6 +265,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--profile", action="store_true", help="py-spy the serve process")
     p.add_argument("--worker", action="store_true", help="send from a separate worker process")
     p.add_argument("--serves", type=int, default=1, help="serve processes (PostgreSQL only)")
+    p.add_argument(
+        "--count-statements", action="store_true",
+        help="count the service's SQL statements and transactions (bench/statement_counter)",
+    )  # fmt: skip
     p.add_argument(
         "--replies", action="store_true",
         help="each person waits for the reply to reach the provider before answering again",
