@@ -173,6 +173,9 @@ async def test_no_log_line_or_webhook_answer_carries_a_phone_number_or_message_t
     caplog.set_level(logging.INFO)
     caplog.set_level(logging.DEBUG, logger="bot")
     caplog.set_level(logging.DEBUG, logger="scheduler")
+    # Named, not inherited: a CLI test before this one runs ``configure_logging()``,
+    # which quiets aiohttp's access log for good, and this test then saw no records.
+    caplog.set_level(logging.INFO, logger="aiohttp.access")
     stranger = "+447911123499"
     secrets_ = ["zebra crossing ache", "I want to end my life", "kill myself tonight"]
     sid = iter(range(1, 100))
