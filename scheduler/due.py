@@ -28,7 +28,7 @@ from bot.host.inbound import _lock
 from bot.host.outbox import enqueue
 from bot.host.services import Services
 from bot.staff.carer_messages import remind_carer
-from bot.store.bulk import Taken, insert_taken, take_new
+from bot.store.bulk import Held
 from bot.store.models import FlowSession, Participant
 from bot.store.models.scheduling import CheckinSchedule, ModuleBooking, ModuleSession, ScheduledItem
 from scheduler.modules import reminder_params
@@ -313,14 +313,14 @@ async def _run_in(
 
     await prefetch.read(db, list(people.values()), keys_for)
     outcomes: list[str] = []
-    held: Taken = []
+    held = Held(WRITE_ONLY)
     for c in claimed:
         row, participant = rows.get(c.id), people.get(c.participant_id)
         schedule = schedules.get(c.participant_id)
         outcomes.append(await _act(services, db, c, row, participant, schedule, now))
-        held.extend(take_new(db, WRITE_ONLY))  # the next start's flush must not write them
+        held.take(db)
     prefetch.clear(db)
-    await insert_taken(db, held)
+    await held.insert(db)
     return outcomes
 
 

@@ -46,7 +46,7 @@ from bot.host.flows import flow_for, look_back_keys
 from bot.host.handling import Message, decide
 from bot.host.inbound import Received, provider_key, stored_row
 from bot.host.services import Services
-from bot.store.bulk import Taken, insert_statement, insert_taken, table_of, take_new, values_of
+from bot.store.bulk import Held, insert_statement, table_of, values_of
 from bot.store.models import Answer, AuditEntry, FlowSession, OutboxMessage, Participant
 from bot.store.models import InboundMessage as InboundRow
 from bot.store.statements import many
@@ -299,16 +299,16 @@ async def _turns(
 ) -> None:
     await _store(db, [c.row for c in chosen])
     await _prefetch(services, db, [c.participant for c in chosen])
-    held: Taken = []
+    held = Held(WRITE_ONLY)
     for c in chosen:
         c.row.outcome = await decide(Message(services, db, c.participant, c.row, now))
         c.row.processed_at = now
         c.participant.last_inbound_at = c.row.received_at
         results[c.index] = Received(c.row.id, c.participant.id, False)
-        held.extend(take_new(db, WRITE_ONLY))  # a later turn's flush must not write them
+        held.take(db)
     prefetch.clear(db)
     await _record_outcomes(db, chosen)
-    await insert_taken(db, held)  # what is left (sessions, participants, items) flushes
+    await held.insert(db)  # what is left (sessions, participants, items) flushes
 
 
 # New rows of these kinds are written, never read back, within a batch.

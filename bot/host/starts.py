@@ -23,7 +23,7 @@ from bot.host.audit import audit
 from bot.host.batch import WRITE_ONLY, locked_participants
 from bot.host.flows import look_back_keys, start_flow
 from bot.host.services import Services
-from bot.store.bulk import Taken, insert_taken, take_new
+from bot.store.bulk import Held
 from bot.store.models import FlowSession, Participant
 
 log = logging.getLogger(__name__)
@@ -93,13 +93,12 @@ async def start_together(services: Services, requests: list[StartRequest]) -> li
                 return look_back_keys(services.flows.get(wanted[pid]))
 
             await prefetch.read(db, [p for _, p in chosen], keys_for)
-            held: Taken = []
+            held = Held(WRITE_ONLY)
             for index, participant in chosen:
                 results[index] = await _start(services, db, participant, wanted[participant.id])
-                # Else the next start's flush writes them through the ORM, a row at a time.
-                held.extend(take_new(db, WRITE_ONLY))
+                held.take(db)
             prefetch.clear(db)
-            await insert_taken(db, held)
+            await held.insert(db)
     except Exception as exc:
         log.warning("flow start batch rolled back: %s", type(exc).__name__)
         return [None] * len(requests)

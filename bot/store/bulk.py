@@ -45,44 +45,41 @@ def values_of(row: Base) -> dict[str, Any]:
     return {column: given[key] for key, column in _columns(type(row)) if key in given}
 
 
-# New rows taken out of a session (``take_new``): each model with the values set on it.
-Taken = list[tuple[type[Base], dict[str, Any]]]
+class Held:
+    """New rows of ``models`` taken out of a session as a batch goes (``take``) and
+    written at its end in one INSERT per table and set of columns (``insert``).
 
-
-def take_new(db: AsyncSession, models: Iterable[type[Base]]) -> Taken:
-    """The session's pending (never flushed) rows of these models, as values in the order
-    they were added; the objects leave the session, so no later flush writes them.
-
-    The caller must not read the rows back from the objects afterwards: they are
+    Taken after each turn or start, not only at the end: a later start's flush (it needs
+    its new session's id) would otherwise write every pending row before it through the
+    ORM, a row at a time (SQLite has no ordered multi-row RETURNING to batch them).
+    Rows go in the order they were added, so ids (and so the outbox's sending order)
+    follow it. The caller must not read taken rows back from their objects: they are
     detached and their ids unset. Rows that refer to each other must not be among them
     (no relationship is followed); those still go through the flush.
     """
-    wanted = tuple(models)
-    taken: Taken = []
-    rows: list[Base] = []
-    for row in db.sync_session.new:  # insertion order
-        if isinstance(row, wanted) and getattr(row, "id", None) is None:
-            taken.append((type(row), values_of(row)))
-            rows.append(row)
-    for row in rows:
-        db.expunge(row)
-    return taken
 
+    def __init__(self, models: Iterable[type[Base]]) -> None:
+        self._models = tuple(models)
+        self._rows: list[tuple[type[Base], dict[str, Any]]] = []
 
-async def insert_taken(db: AsyncSession, taken: Taken) -> int:
-    """One INSERT per table and set of columns for rows from ``take_new``; how many."""
-    groups: defaultdict[tuple[type[Base], frozenset[str]], list[dict[str, Any]]] = defaultdict(list)
-    for model, values in taken:
-        groups[(model, frozenset(values))].append(values)
-    for (model, _), rows in groups.items():
-        await db.execute(insert_statement(model), rows)
-    return len(taken)
+    def take(self, db: AsyncSession) -> None:
+        """Move the session's pending (never flushed) rows of the models out of it."""
+        taken: list[Base] = []
+        for row in db.sync_session.new:  # insertion order
+            if isinstance(row, self._models) and getattr(row, "id", None) is None:
+                self._rows.append((type(row), values_of(row)))
+                taken.append(row)
+        for row in taken:
+            db.expunge(row)
 
-
-async def insert_new(db: AsyncSession, models: Iterable[type[Base]]) -> int:
-    """INSERT the session's pending rows of these models now (``take_new``, ``insert_taken``).
-
-    Rows go in the order they were added, so ids (and so the outbox's sending order)
-    follow it. Returns how many rows were written.
-    """
-    return await insert_taken(db, take_new(db, models))
+    async def insert(self, db: AsyncSession) -> int:
+        """Write what was taken; how many rows."""
+        groups: defaultdict[tuple[type[Base], frozenset[str]], list[dict[str, Any]]] = defaultdict(
+            list
+        )
+        for model, values in self._rows:
+            groups[(model, frozenset(values))].append(values)
+        for (model, _), rows in groups.items():
+            await db.execute(insert_statement(model), rows)
+        written, self._rows = len(self._rows), []
+        return written

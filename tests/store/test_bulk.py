@@ -1,4 +1,4 @@
-"""Rows written by ``bot.store.bulk.insert_new`` are the rows a flush would have written."""
+"""Rows written by ``bot.store.bulk.Held`` are the rows a flush would have written."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from sqlalchemy import select
 from bot.host.audit import audit
 from bot.host.outbox import enqueue
 from bot.host.services import Services
-from bot.store.bulk import insert_new
+from bot.store.bulk import Held
 from bot.store.models import AuditEntry, OutboxMessage, Participant
 from tests.host.helpers import make_participant
 
@@ -21,7 +21,9 @@ async def test_pending_rows_go_in_with_their_defaults_in_the_order_added(
         for i, person in enumerate(people * 2):
             enqueue(db, person, f"message {i}", now=now, buttons=(("1", "Yes"),) if i else ())
         audit(db, now, "system", "bench.test", "participant:1", n=1)
-        written = await insert_new(db, (OutboxMessage, AuditEntry))
+        held = Held((OutboxMessage, AuditEntry))
+        held.take(db)
+        written = await held.insert(db)
         assert written == 7
         assert not db.sync_session.new  # forgotten: the flush has nothing left to insert
     async with services.sessions() as db:
@@ -48,7 +50,9 @@ async def test_rows_of_other_kinds_and_flushed_rows_are_left_to_the_flush(
         assert participant is not None
         participant.language = "pl"
         enqueue(db, person, "pending", now=now)
-        assert await insert_new(db, (OutboxMessage,)) == 1
+        held = Held((OutboxMessage,))
+        held.take(db)
+        assert await held.insert(db) == 1
         assert first in db.sync_session  # persistent rows stay with the session
     async with services.sessions() as db:
         bodies = list(await db.scalars(select(OutboxMessage.body).order_by(OutboxMessage.id)))
