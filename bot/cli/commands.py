@@ -11,7 +11,7 @@ import sys
 from aiohttp import web
 
 from bot.cli import staff
-from bot.cli.loop import run_service
+from bot.cli.loop import run_service, settle_heap
 from bot.config import load_settings
 from bot.host.services import build_services
 from bot.logs import configure_logging
@@ -77,6 +77,7 @@ async def _serve(settings: object) -> int:
     await runner.setup()
     site = web.TCPSite(runner, host="0.0.0.0", port=settings.port, shutdown_timeout=20)
     await site.start()
+    settle_heap()
     print(f"Rethink Check-ins on http://localhost:{settings.port}/simulator", flush=True)
     await _until_signal(signalled)
     await runner.cleanup()  # stops taking requests, finishes in-flight ones
@@ -104,6 +105,7 @@ async def _worker(settings: object) -> int:
         )
     scheduler = build_scheduler(services)
     scheduler.start()
+    settle_heap()
     print("worker running: scheduler and outbox sender", flush=True)
     await _until_signal(signalled)
     await _cancel(listener)
