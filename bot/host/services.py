@@ -22,6 +22,7 @@ from bot.engine import Flow, load_flow_dir
 from bot.errors import FlowDefinitionError
 from bot.i18n.catalogs import Catalogs, load_catalogs
 from bot.store.db import make_engine, make_sessionmaker
+from bot.store.sqlite_driver import on_the_loop
 from bot.store.write_turn import WriteTurn, turn_file
 
 if TYPE_CHECKING:
@@ -129,8 +130,9 @@ class Services:
         turns waits in SQLite's busy handler instead, and lost the lock to batch after
         batch (an API flow start under the inbound benchmark: p99 0.85-0.97 s).
         """
-        async with self.write_turn(), self.sessions() as db, db.begin():
-            yield db
+        with on_the_loop():  # SQLite's statements skip its thread (bot.store.sqlite_driver)
+            async with self.write_turn(), self.sessions() as db, db.begin():
+                yield db
 
     def start_intake(self) -> None:
         """Batch webhooks and API flow starts from now on (unless ``INBOUND_BATCH`` is 1)."""

@@ -13,13 +13,13 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-from bot.store.sqlite_driver import one_trip_dbapi
+from bot.store.sqlite_driver import BUSY_TIMEOUT_MS, one_trip_dbapi
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=15000")
+    cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()

@@ -11,6 +11,7 @@ import pytest
 
 from bot.host.outbox import enqueue
 from bot.outbox.sender import claim, claim_rows, recover_stale, send_due
+from bot.store import sqlite_driver
 from bot.store.models import OutboxMessage
 from tests.channels.conftest import Stack
 
@@ -66,13 +67,16 @@ async def test_two_senders_at_once_send_each_message_once(stack: Stack) -> None:
 
 
 async def test_a_claim_sqlite_refuses_at_once_is_tried_again(
-    stack: Stack, caplog: pytest.LogCaptureFixture
+    stack: Stack, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     if stack.services.engine.dialect.name != "sqlite":
         pytest.skip("SQLite's own refusal")
     [row_id] = await _queue(stack, 1)
     # The pool's one connection stops waiting for the write lock, so SQLite refuses at
     # once, as it does when a snapshot is stale; another writer holds the lock for 30 ms.
+    # (A write turn's statement that SQLite refuses goes to the driver's thread, which
+    # waits BUSY_TIMEOUT_MS: no wait there either.)
+    monkeypatch.setattr(sqlite_driver, "BUSY_TIMEOUT_MS", 0)
     async with stack.services.engine.connect() as connection:
         await connection.exec_driver_sql("PRAGMA busy_timeout=0")
     blocker = sqlite3.connect(str(stack.services.engine.url.database), isolation_level=None)
