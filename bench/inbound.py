@@ -7,6 +7,7 @@
     python bench/inbound.py --database sqlite --replies      # wait for each reply too
     python bench/inbound.py --database postgresql --serves 2 # two serve processes
     python bench/inbound.py --database sqlite --count-statements  # SQL per turn, counted
+    python bench/inbound.py --database sqlite --gc-pauses  # the collector's pauses, timed
 
 One ``python -m bot serve`` process (scheduler and outbox sender in-process, replies
 going out to ``bench/provider.py``, a local fake Twilio) gets ``--connections``
@@ -61,7 +62,7 @@ from bench.harness import (  # noqa: E402
 )
 from tests.system.processes import ServiceProcess, free_port  # noqa: E402
 
-COUNTER = ROOT / "bench" / "statement_counter"
+PROBES = ROOT / "bench" / "probes"  # sitecustomize for the service processes
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
 
 
@@ -135,9 +136,12 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             people = [Person(pid, phone_of(i)) for i, pid in enumerate(ids)]
             await provider.ready()
             in_process = "false" if args.worker else "true"
-            if args.count_statements:  # bench/statement_counter/sitecustomize.py
-                args.env["PYTHONPATH"] = os.pathsep.join([str(COUNTER), str(ROOT)])
+            if args.count_statements or args.gc_pauses:  # bench/probes/sitecustomize.py
+                args.env["PYTHONPATH"] = os.pathsep.join([str(PROBES), str(ROOT)])
+            if args.count_statements:
                 args.env["STATEMENTS_OUT"] = str(folder / "statements")
+            if args.gc_pauses:
+                args.env["GC_PAUSES_OUT"] = str(folder / "gc")
             env = env_for(db.url, provider, RUN_WORKERS_IN_PROCESS=in_process, **args.env)
             for n in range(args.serves):
                 log_name = "serve.log" if n == 0 else f"serve-{n + 1}.log"
@@ -196,6 +200,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 figures["statements"] = counted(
                     folder, len(load.accepted) + load.starts + len(people)
                 )
+            if args.gc_pauses:
+                figures["gc_pauses"] = [
+                    json.loads(path.read_text()) for path in sorted(folder.glob("gc.*.json"))
+                ]
             if not args.skip_bare:
                 figures["bare"] = await measure_bare(folder, people, args)
                 serve_rate = figures["serve"]["per_second"] or 0
@@ -267,7 +275,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--serves", type=int, default=1, help="serve processes (PostgreSQL only)")
     p.add_argument(
         "--count-statements", action="store_true",
-        help="count the service's SQL statements and transactions (bench/statement_counter)",
+        help="count the service's SQL statements and transactions (bench/probes)",
+    )  # fmt: skip
+    p.add_argument(
+        "--gc-pauses", action="store_true",
+        help="time every garbage collection in the service processes (bench/probes)",
     )  # fmt: skip
     p.add_argument(
         "--replies", action="store_true",

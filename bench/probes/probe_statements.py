@@ -1,9 +1,9 @@
 """Counts the SQL a service process runs, for ``bench/inbound.py --count-statements``.
 
-Python imports ``sitecustomize`` at start-up from the path, so putting this folder on
-the service's ``PYTHONPATH`` counts every statement (by its first 60 characters) and
-every BEGIN and COMMIT of every engine in that process, and writes them as JSON to
-``$STATEMENTS_OUT.<pid>.json`` when the process exits. It changes nothing else.
+Loaded by this folder's ``sitecustomize`` when ``STATEMENTS_OUT`` is set: counts every
+statement (by its first 60 characters) and every BEGIN and COMMIT of every engine in
+the process, and writes them as JSON to ``$STATEMENTS_OUT.<pid>.json`` when the process
+exits. It changes nothing else.
 """
 
 from __future__ import annotations
