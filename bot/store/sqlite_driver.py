@@ -23,7 +23,7 @@ import sqlite3
 from collections import deque
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
-from typing import Any
+from typing import Any, TypeVar
 
 import aiosqlite
 from sqlalchemy.dialects.sqlite.aiosqlite import (
@@ -35,6 +35,7 @@ from sqlalchemy.dialects.sqlite.aiosqlite import (
 # What one statement hands back from the thread: description, rows, lastrowid, rowcount.
 Outcome = tuple[Any, list[Any] | None, Any, int]
 Statement = Callable[[sqlite3.Connection, str, Any], Outcome]
+T = TypeVar("T")
 
 BUSY_TIMEOUT_MS = 15_000  # how long a statement in the thread waits for another writer
 _ON_THE_LOOP: ContextVar[bool] = ContextVar("sqlite_on_the_loop", default=False)
@@ -59,7 +60,7 @@ def _refused_as_busy(error: Exception) -> bool:
     )
 
 
-def _without_waiting(connection: sqlite3.Connection, run: Callable[[], Any]) -> Any:
+def _without_waiting(connection: sqlite3.Connection, run: Callable[[], T]) -> T:
     connection.execute("PRAGMA busy_timeout=0")
     try:
         return run()
@@ -118,7 +119,7 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
         connection = self._connection
         self.await_(_no_wait())
         try:
-            return _without_waiting(  # type: ignore[no-any-return]
+            return _without_waiting(
                 connection._conn, lambda: function(connection._conn, operation, parameters)
             )
         except Exception as error:
