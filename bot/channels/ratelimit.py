@@ -15,7 +15,7 @@ import math
 import time
 from collections import defaultdict, deque
 from collections.abc import Callable
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from bot.channels.gate import RANKS, Gate
 
@@ -131,12 +131,10 @@ class RateLimiter:
     def take(self, key: str, cost: int = 1) -> None:
         """Record a send now; call only right after ``wait_time`` said 0."""
         now = self._now()
-        if len(self._sent) > MAX_KEYS:  # forget idle keys (one per Telegram chat)
-            for idle in [
-                k for k, w in self._sent.items() if not w or w.entries[-1][0] <= now - self.period
-            ]:
-                del self._sent[idle]
-                self._paused.pop(idle, None)
+        for idle in _forget_idle(
+            self._sent, lambda w: not w or w.entries[-1][0] <= now - self.period
+        ):
+            self._paused.pop(idle, None)
         self._sent[key].add(now, self._cost(cost))
 
     async def acquire(self, key: str, cost: int = 1, *, rank: int = RANKS - 1) -> None:
@@ -147,15 +145,27 @@ class RateLimiter:
         plain lock made a crisis reply wait for every send queued before it: 16 of them,
         1.6 s, at 10 a second.
         """
-        if len(self._queues) > MAX_KEYS:  # one per Telegram chat: forget the idle ones
-            for idle in [k for k, gate in self._queues.items() if gate.idle()]:
-                del self._queues[idle]
+        _forget_idle(self._queues, Gate.idle)
         async with self._queues[key].slot(rank):
             await acquire_together((self, key, cost))
 
     def keys_held(self) -> int:
         """Keys with a queue of their own in memory (bounded by ``MAX_KEYS`` and use)."""
         return len(self._queues)
+
+
+V = TypeVar("V")
+
+
+def _forget_idle(held: dict[str, V], idle: Callable[[V], bool]) -> list[str]:
+    """Past ``MAX_KEYS`` keys (one per Telegram chat), drop those ``idle`` says nothing
+    depends on any more, so a long-running process keeps only the busy ones; which went."""
+    if len(held) <= MAX_KEYS:
+        return []
+    gone = [key for key, value in held.items() if idle(value)]
+    for key in gone:
+        del held[key]
+    return gone
 
 
 async def acquire_together(*gates: tuple[RateLimiter, str, int]) -> None:
