@@ -13,8 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.engine import events as ev
 from bot.host.audit import audit
 from bot.host.escalations import open_escalation
-from bot.host.outbox import enqueue
+from bot.host.outbox import queue
 from bot.i18n.languages import LANGUAGES
+from bot.store.bulk import add_row
 from bot.store.models import Answer, FlowSession, Participant
 
 log = logging.getLogger(__name__)
@@ -35,7 +36,7 @@ class Turn:
 
 
 async def _message(turn: Turn, event: ev.Message) -> None:
-    enqueue(
+    queue(
         turn.db,
         turn.participant,
         event.text,
@@ -48,16 +49,15 @@ async def _message(turn: Turn, event: ev.Message) -> None:
 
 async def _answer(turn: Turn, event: ev.Answer) -> None:
     _update_profile(turn, event)
-    turn.db.add(
-        Answer(
-            participant_id=turn.participant.id,
-            session_id=turn.session.id,
-            flow_id=event.flow,
-            key=event.key,
-            value=event.value,
-            at=turn.now,
-        )
-    )
+    values = {
+        "participant_id": turn.participant.id,
+        "session_id": turn.session.id,
+        "flow_id": event.flow,
+        "key": event.key,
+        "value": event.value,
+        "at": turn.now,
+    }
+    add_row(turn.db, Answer, values)
 
 
 def _update_profile(turn: Turn, event: ev.Answer) -> None:

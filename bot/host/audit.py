@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.store.bulk import add_row
 from bot.store.models import AuditEntry
 
 
@@ -14,4 +15,5 @@ def audit(
     db: AsyncSession, at: datetime, actor: str, action: str, subject: str, **detail: Any
 ) -> None:
     """Record who did what to which record; never the personal data itself."""
-    db.add(AuditEntry(at=at, actor=actor, action=action, subject=subject, detail=detail))
+    add_row(db, AuditEntry, {"at": at, "actor": actor, "action": action, "subject": subject,
+                             "detail": detail})  # fmt: skip

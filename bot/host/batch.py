@@ -300,12 +300,13 @@ async def _turns(
     await _store(db, [c.row for c in chosen])
     await _prefetch(services, db, [c.participant for c in chosen])
     held = Held(WRITE_ONLY)
-    for c in chosen:
-        c.row.outcome = await decide(Message(services, db, c.participant, c.row, now))
-        c.row.processed_at = now
-        c.participant.last_inbound_at = c.row.received_at
-        results[c.index] = Received(c.row.id, c.participant.id, False)
-        held.take(db)
+    with held.collecting(db):
+        for c in chosen:
+            c.row.outcome = await decide(Message(services, db, c.participant, c.row, now))
+            c.row.processed_at = now
+            c.participant.last_inbound_at = c.row.received_at
+            results[c.index] = Received(c.row.id, c.participant.id, False)
+            held.take(db)
     prefetch.clear(db)
     await _record_outcomes(db, chosen)
     await held.insert(db)  # what is left (sessions, participants, items) flushes

@@ -14,6 +14,7 @@ from bot.engine.conditions import MAX_RECENT
 from bot.host import prefetch
 from bot.host.apply import Turn, apply_events
 from bot.host.services import Services
+from bot.store.bulk import held_rows
 from bot.store.models import Answer, FlowSession, Participant, User
 
 MAX_CHAINED_FLOWS = 3
@@ -86,12 +87,26 @@ async def answer_history(
             .limit(HISTORY_DEPTH * len(keys))
         )
         rows = [(key, value, session_id) for key, value, session_id in result]
+    rows = _held_answers(db, participant_id, keys) + rows
     history: dict[str, list[Any]] = {}
     for key, value, session_id in rows:
         if exclude_session is not None and session_id == exclude_session:
             continue
         history.setdefault(key, []).insert(0, value)
     return history
+
+
+def _held_answers(
+    db: AsyncSession, participant_id: int, keys: frozenset[str]
+) -> prefetch.HistoryRows:
+    """This turn's own answers, newest first, when a batch holds them back from the session
+    (``bot.store.bulk.add_row``): a flow started by another in the same turn sees them, as
+    it would one message at a time, where they are flushed before the query."""
+    return [
+        (row["key"], row["value"], row["session_id"])
+        for row in reversed(held_rows(db, Answer))
+        if row["participant_id"] == participant_id and row["key"] in keys
+    ]
 
 
 async def end_session(db: AsyncSession, session: FlowSession, outcome: str, now: datetime) -> None:

@@ -20,7 +20,7 @@ from bot.host.audit import audit
 from bot.host.escalations import open_escalation
 from bot.host.flows import end_session, live_session, resume_flow, start_flow
 from bot.host.keywords import asks_for_coach, command_of
-from bot.host.outbox import cancel_pending, enqueue
+from bot.host.outbox import cancel_pending, queue
 from bot.host.services import Services
 from bot.safety import concern, crisis_reply, screen
 from bot.store.models import InboundMessage as InboundRow
@@ -48,7 +48,7 @@ class Message:
 
     def reply(self, source: str, kind: str = "flow") -> None:
         body = replies.reply(self.services.catalogs, self.participant.language, source)
-        enqueue(self.db, self.participant, body, now=self.now, kind=kind, replying=True)
+        queue(self.db, self.participant, body, now=self.now, kind=kind, replying=True)
 
     async def escalate(self, priority: str, reason: str, source: str) -> None:
         await open_escalation(
@@ -68,7 +68,7 @@ async def crisis(m: Message) -> str | None:
     if hit is None:
         return None
     line = m.services.settings.local_crisis_line
-    enqueue(
+    queue(
         m.db,
         m.participant,
         crisis_reply(hit.kind, m.participant.language, line),

@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.outbox.lanes import lane_of
+from bot.store.bulk import add_row
 from bot.store.models import OutboxMessage, Participant
 
 log = logging.getLogger(__name__)
@@ -37,6 +39,36 @@ def may_send(participant: Participant, kind: str) -> bool:
     return participant.consent or kind in SENT_WITHOUT_CONSENT
 
 
+def _row(
+    participant: Participant,
+    body: str,
+    now: datetime,
+    kind: str,
+    buttons: tuple[tuple[str, str], ...],
+    replying: bool,
+    not_before: datetime | None = None,
+    user_id: int | None = None,
+) -> dict[str, Any] | None:
+    """The new row's values, or None if the rules forbid sending it."""
+    to = address_of(participant)
+    if to is None or not may_send(participant, kind):
+        log.info("outbound withheld", extra={"participant_id": participant.id, "kind": kind})
+        return None
+    return {
+        "participant_id": participant.id,
+        "user_id": user_id,
+        "channel": participant.channel,
+        "to": to,
+        "body": body,
+        "buttons": [list(b) for b in buttons],
+        "status": "pending",
+        "kind": kind,
+        "lane": lane_of(kind, replying=replying),
+        "not_before": not_before or now,
+        "created_at": now,
+    }
+
+
 def enqueue(
     db: AsyncSession,
     participant: Participant,
@@ -54,25 +86,32 @@ def enqueue(
     ``replying``: it answers a message the participant has just sent, so it goes ahead
     of scheduled messages waiting in the outbox (``bot.outbox.lanes``).
     """
-    to = address_of(participant)
-    if to is None or not may_send(participant, kind):
-        log.info("outbound withheld", extra={"participant_id": participant.id, "kind": kind})
+    values = _row(participant, body, now, kind, buttons, replying, not_before, user_id)
+    if values is None:
         return None
-    row = OutboxMessage(
-        participant_id=participant.id,
-        user_id=user_id,
-        channel=participant.channel,
-        to=to,
-        body=body,
-        buttons=[list(b) for b in buttons],
-        status="pending",
-        kind=kind,
-        lane=lane_of(kind, replying=replying),
-        not_before=not_before or now,
-        created_at=now,
-    )
+    row = OutboxMessage(**values)
     db.add(row)
     return row
+
+
+def queue(
+    db: AsyncSession,
+    participant: Participant,
+    body: str,
+    *,
+    now: datetime,
+    kind: str = "flow",
+    buttons: tuple[tuple[str, str], ...] = (),
+    replying: bool = False,
+) -> bool:
+    """``enqueue`` for a turn, which never reads its messages back: written with the
+    batch's other new rows when a batch collects them (``bot.store.bulk.add_row``).
+    False if the rules forbid it."""
+    values = _row(participant, body, now, kind, buttons, replying)
+    if values is None:
+        return False
+    add_row(db, OutboxMessage, values)
+    return True
 
 
 def enqueue_to_staff(

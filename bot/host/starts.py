@@ -94,9 +94,11 @@ async def start_together(services: Services, requests: list[StartRequest]) -> li
 
             await prefetch.read(db, [p for _, p in chosen], keys_for)
             held = Held(WRITE_ONLY)
-            for index, participant in chosen:
-                results[index] = await _start(services, db, participant, wanted[participant.id])
-                held.take(db)
+            with held.collecting(db):
+                for index, participant in chosen:
+                    pid = participant.id
+                    results[index] = await _start(services, db, participant, wanted[pid])
+                    held.take(db)
             prefetch.clear(db)
             await held.insert(db)
     except Exception as exc:

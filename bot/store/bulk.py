@@ -10,14 +10,18 @@ about 9 ms of CPU through a flush and 3 ms as one Core INSERT.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from functools import cache
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Insert, Table, insert, inspect
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.store.models.base import Base
+
+M = TypeVar("M", bound=Base)
+_COLLECTING = "bot.store.bulk.Held"  # the session's ``info`` key while a Held collects
 
 
 @cache
@@ -62,6 +66,17 @@ class Held:
         self._models = tuple(models)
         self._rows: list[tuple[type[Base], dict[str, Any]]] = []
 
+    @contextmanager
+    def collecting(self, db: AsyncSession) -> Iterator[Held]:
+        """While inside, ``add_row`` hands this session's new rows of the models straight
+        here, as values: no ORM object is built, added, then taken out again (those three
+        steps were about a fifth of a batched turn's CPU)."""
+        db.info[_COLLECTING] = self
+        try:
+            yield self
+        finally:
+            db.info.pop(_COLLECTING, None)
+
     def take(self, db: AsyncSession) -> None:
         """Move the session's pending (never flushed) rows of the models out of it."""
         taken: list[Base] = []
@@ -71,6 +86,9 @@ class Held:
                 taken.append(row)
         for row in taken:
             db.expunge(row)
+
+    def add(self, model: type[Base], values: dict[str, Any]) -> None:
+        self._rows.append((model, values))
 
     async def insert(self, db: AsyncSession) -> int:
         """Write what was taken; how many rows."""
@@ -83,3 +101,28 @@ class Held:
             await db.execute(insert_statement(model), rows)
         written, self._rows = len(self._rows), []
         return written
+
+
+def held_rows(db: AsyncSession, model: type[Base]) -> list[dict[str, Any]]:
+    """The rows of ``model`` this session's collecting ``Held`` holds, oldest first: this
+    transaction's own rows, which a query cannot see until ``insert``."""
+    held = db.info.get(_COLLECTING)
+    if not isinstance(held, Held):
+        return []
+    return [values for kind, values in held._rows if kind is model]
+
+
+def add_row(db: AsyncSession, model: type[M], values: dict[str, Any]) -> M | None:
+    """A new row nothing reads back in this transaction: held as values while a ``Held``
+    collects this model (None), else added to the session as an object (returned).
+
+    ``values`` are the constructor's keywords: attribute names, which are also the
+    column names of every model ``Held`` takes (``values_of`` maps them in general).
+    """
+    held = db.info.get(_COLLECTING)
+    if isinstance(held, Held) and issubclass(model, held._models):
+        held.add(model, {column: values[key] for key, column in _columns(model) if key in values})
+        return None
+    row = model(**values)
+    db.add(row)
+    return row

@@ -5,12 +5,15 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bot.channels.base import OutboundMessage
 from bot.channels.segments import count_segments
 from bot.channels.twilio import TwilioChannel
 from bot.errors import ChannelError, ChannelForbidden, ChannelRateLimited, ChannelUncertain
 from bot.host.outbox import enqueue
+from bot.i18n.sms import GSM7_BASIC, GSM7_EXTENSION
 from tests.channels.conftest import SMS_FROM, Stack, StackFactory
 from tests.fakes.server import unused_port
 from tests.fakes.twilio import ACCOUNT_SID, AUTH_TOKEN, FakeTwilio
@@ -190,3 +193,30 @@ def test_segments_are_counted_as_twilio_counts_them(
 ) -> None:
     counted = count_segments(text)
     assert (counted.encoding, counted.count) == (encoding, segments)
+
+
+def _counted_one_by_one(text: str) -> tuple[str, int, int]:
+    """The count done the slow, obvious way: a cost per character, packed whole."""
+    gsm = all(c in GSM7_BASIC or c in GSM7_EXTENSION for c in text)
+    costs = [(2 if c in GSM7_EXTENSION else 1) if gsm else (2 if ord(c) > 0xFFFF else 1)
+             for c in text]  # fmt: skip
+    single, multi = (160, 153) if gsm else (70, 67)
+    count, used = 1, 0
+    if sum(costs) > single:
+        for cost in costs:
+            if used + cost > multi:
+                count, used = count + 1, 0
+            used += cost
+    return ("GSM-7" if gsm else "UCS-2"), sum(costs), count
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.one_of(
+        st.text(alphabet=st.sampled_from(sorted(GSM7_BASIC | GSM7_EXTENSION)), max_size=400),
+        st.text(alphabet=st.sampled_from([*sorted(GSM7_BASIC), "ą", "ب", "😀"]), max_size=200),
+    )
+)
+def test_segments_counted_quickly_match_the_count_made_a_character_at_a_time(text: str) -> None:
+    counted = count_segments(text)
+    assert (counted.encoding, counted.units, counted.count) == _counted_one_by_one(text)
