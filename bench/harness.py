@@ -592,6 +592,56 @@ class Sampler:
                 "rss_end_mb": round(self.samples[-1], 1), "cpu_cores_used": round(busy, 2)}  # fmt: skip
 
 
+def _role(pid: int, cmdline: str) -> str:
+    if pid == os.getpid():
+        return "load_generator"
+    for marker, role in (("-m bot serve", "serve"), ("-m bot worker", "worker"),
+                         ("bench/provider.py", "fake_provider")):  # fmt: skip
+        if marker in cmdline:
+            return role
+    return "postgresql" if cmdline.startswith("postgres") else "other"
+
+
+def _cpu_by_role() -> tuple[dict[int, tuple[str, float]], float, float]:
+    """Every process's CPU seconds so far, with its role; the machine's busy and idle seconds."""
+    processes: dict[int, tuple[str, float]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        processes[int(entry.name)] = (_role(int(entry.name), cmdline), cpu_seconds(int(entry.name)))
+    ticks = [int(n) for n in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:8]]
+    tick = os.sysconf("SC_CLK_TCK")
+    idle = (ticks[3] + ticks[4]) / tick
+    return processes, sum(ticks) / tick - idle, idle
+
+
+class MachineCpu:
+    """Cores each kind of process used over a stretch (``/proc``): where the machine's two
+    cores went while the load ran, and how much of them stayed idle (Linux only)."""
+
+    def __init__(self) -> None:
+        self._began = time.perf_counter()
+        self._before = _cpu_by_role() if Path("/proc/stat").exists() else None
+
+    def stop(self) -> dict[str, float]:
+        if self._before is None:
+            return {}
+        seconds = time.perf_counter() - self._began
+        before, busy_before, idle_before = self._before
+        after, busy_after, idle_after = _cpu_by_role()
+        used: Counter[str] = Counter()
+        for pid, (role, cpu) in after.items():
+            used[role] += cpu - before.get(pid, (role, 0.0))[1]
+        cores = {role: round(value / seconds, 2) for role, value in used.most_common()}
+        cores["machine_busy"] = round((busy_after - busy_before) / seconds, 2)
+        cores["machine_idle"] = round((idle_after - idle_before) / seconds, 2)
+        return cores
+
+
 class Profiler:
     """py-spy on a running process (``--nonblocking``: it never pauses the service)."""
 

@@ -41,6 +41,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.harness import (  # noqa: E402
     Database,
+    MachineCpu,
     Person,
     Profiler,
     Provider,
@@ -166,6 +167,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             )
             worker_sampler = Sampler(worker.pid).start() if worker is not None else None
             load_before = machine_load()
+            machine_cpu = MachineCpu()
             load = await drive(
                 [process.url for process in serves], people, seconds=args.seconds,
                 connections=args.connections, rate=args.rate,
@@ -176,6 +178,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 **together([await sampler.stop() for sampler in samplers]),
                 "machine_before": load_before,
                 "machine_after": machine_load(),
+                "cores_by_process": machine_cpu.stop(),
             }
             figures["serve"].update(together([await batch_sizes(p.url) for p in serves]))
             # Replies not yet at the provider when the load stopped: a sender that fell

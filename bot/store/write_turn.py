@@ -35,8 +35,9 @@ if sys.platform != "win32":
 log = logging.getLogger(__name__)
 
 
-def turn_file(url: URL) -> Path | None:
-    """The lock file for a SQLite file database; None for memory or another engine."""
+def beside_database(url: URL, suffix: str) -> Path | None:
+    """A file beside a SQLite file database (``<database><suffix>``), for what its
+    processes share; None for memory, a URI filename, another engine, or Windows."""
     database = url.database or ""
     if sys.platform == "win32" or url.get_backend_name() != "sqlite":
         return None
@@ -44,7 +45,12 @@ def turn_file(url: URL) -> Path | None:
         return None
     if database.startswith("file:"):  # a URI filename: only a plain path has a file beside it
         return None
-    return Path(f"{database}-turn")
+    return Path(f"{database}{suffix}")
+
+
+def turn_file(url: URL) -> Path | None:
+    """The lock file for a SQLite file database; None for memory or another engine."""
+    return beside_database(url, "-turn")
 
 
 class WriteTurn:

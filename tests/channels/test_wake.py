@@ -1,4 +1,5 @@
-"""A web process wakes the sender in a worker process through PostgreSQL (LISTEN/NOTIFY).
+"""A web process wakes the sender in a worker process: through PostgreSQL (LISTEN/NOTIFY),
+or on SQLite through a datagram socket beside the database file.
 
 Two engines stand for the two processes. The waits below are bounds for failing, not
 timings: the sender's own poll would find the rows anyway, a second later.
@@ -7,6 +8,7 @@ timings: the sender's own poll would find the rows anyway, a second later.
 from __future__ import annotations
 
 import asyncio
+import socket
 from collections.abc import AsyncIterator, Coroutine
 from typing import Any
 
@@ -14,11 +16,11 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.outbox.wake import CHANNEL, can_notify, listen_for_wakes, relay_wakes
+from bot.outbox.wake import CHANNEL, can_notify, listen_for_wakes, relay_wakes, wake_socket
 from bot.store.db import make_engine
 from tests.conftest import PG_URL
 
-pytestmark = pytest.mark.skipif(not PG_URL, reason="LISTEN/NOTIFY needs PostgreSQL")
+needs_postgres = pytest.mark.skipif(not PG_URL, reason="LISTEN/NOTIFY needs PostgreSQL")
 BOUND = 10.0  # seconds before a missing wake-up fails the test
 
 
@@ -47,6 +49,14 @@ async def _listening(worker_wake: asyncio.Event) -> None:
     worker_wake.clear()
 
 
+async def _each_wake_arrives(web_wake: asyncio.Event, worker_wake: asyncio.Event) -> None:
+    for _ in range(3):  # each wake-up arrives, not only the first
+        web_wake.set()
+        await asyncio.wait_for(worker_wake.wait(), BOUND)
+        worker_wake.clear()
+
+
+@needs_postgres
 async def test_a_commit_in_the_web_process_wakes_the_worker_sender(
     engines: tuple[AsyncEngine, AsyncEngine],
 ) -> None:
@@ -56,14 +66,12 @@ async def test_a_commit_in_the_web_process_wakes_the_worker_sender(
     tasks = _running(listen_for_wakes(worker, worker_wake), relay_wakes(web, web_wake))
     try:
         await _listening(worker_wake)
-        for _ in range(3):  # each wake-up arrives, not only the first
-            web_wake.set()
-            await asyncio.wait_for(worker_wake.wait(), BOUND)
-            worker_wake.clear()
+        await _each_wake_arrives(web_wake, worker_wake)
     finally:
         await _stop(tasks)
 
 
+@needs_postgres
 async def test_the_listener_comes_back_after_its_connection_is_killed(
     engines: tuple[AsyncEngine, AsyncEngine],
 ) -> None:
@@ -88,8 +96,59 @@ async def test_the_listener_comes_back_after_its_connection_is_killed(
         await _stop(tasks)
 
 
-async def test_sqlite_has_no_channel_between_processes(sqlite_url: str) -> None:
-    engine = make_engine(sqlite_url)
+@pytest.fixture
+async def sqlite_engines(sqlite_url: str) -> AsyncIterator[tuple[AsyncEngine, AsyncEngine]]:
+    web, worker = make_engine(sqlite_url), make_engine(sqlite_url)
+    yield web, worker
+    await web.dispose()
+    await worker.dispose()
+
+
+async def test_on_sqlite_a_datagram_beside_the_file_wakes_the_worker_sender(
+    sqlite_engines: tuple[AsyncEngine, AsyncEngine],
+) -> None:
+    web, worker = sqlite_engines
+    assert can_notify(web)
+    path = wake_socket(worker)
+    assert path is not None and path.name == "test.db-wake"
+    web_wake, worker_wake = asyncio.Event(), asyncio.Event()
+    relay = _running(relay_wakes(web, web_wake))
+    web_wake.set()  # no worker listens yet: nothing is sent, nothing fails
+    await asyncio.sleep(0.05)
+    assert not relay[0].done()
+    listener = _running(listen_for_wakes(worker, worker_wake))
+    try:
+        await _listening(worker_wake)
+        await _each_wake_arrives(web_wake, worker_wake)
+    finally:
+        await _stop(listener)
+    assert not path.exists()  # let go when the worker stops
+    await _stop(relay)
+
+
+async def test_on_sqlite_a_killed_workers_socket_is_taken_over_and_a_second_worker_polls(
+    sqlite_engines: tuple[AsyncEngine, AsyncEngine],
+) -> None:
+    web, worker = sqlite_engines
+    path = wake_socket(worker)
+    assert path is not None
+    left = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    left.bind(str(path))
+    left.close()  # a worker killed with -9 leaves its socket file behind
+    web_wake, worker_wake, second_wake = asyncio.Event(), asyncio.Event(), asyncio.Event()
+    tasks = _running(listen_for_wakes(worker, worker_wake), relay_wakes(web, web_wake))
+    try:
+        await _listening(worker_wake)
+        second = _running(listen_for_wakes(worker, second_wake))
+        await asyncio.wait_for(asyncio.gather(*second), BOUND)  # it keeps its poll
+        assert not second_wake.is_set()
+        await _each_wake_arrives(web_wake, worker_wake)  # the first still hears them
+    finally:
+        await _stop(tasks)
+
+
+async def test_a_memory_database_has_no_channel_between_processes() -> None:
+    engine = make_engine("sqlite+aiosqlite:///:memory:")
     try:
         assert not can_notify(engine)
     finally:
