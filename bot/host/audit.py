@@ -15,5 +15,5 @@ def audit(
     db: AsyncSession, at: datetime, actor: str, action: str, subject: str, **detail: Any
 ) -> None:
     """Record who did what to which record; never the personal data itself."""
-    add_row(db, AuditEntry, {"at": at, "actor": actor, "action": action, "subject": subject,
-                             "detail": detail})  # fmt: skip
+    values = {"at": at, "actor": actor, "action": action, "subject": subject, "detail": detail}
+    add_row(db, AuditEntry, values)
