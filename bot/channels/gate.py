@@ -15,7 +15,9 @@ import contextlib
 from collections import deque
 from collections.abc import AsyncIterator
 
-RANKS = 3  # as many as ``bot.outbox.lanes.LANES``; a rank past the last waits with the last
+from bot.outbox.lanes import LANES
+
+RANKS = len(LANES)  # one queue per outbox lane; a rank past the last waits with the last
 
 
 class Gate:
