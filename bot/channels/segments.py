@@ -11,9 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.i18n.sms import GSM7_BASIC, GSM7_EXTENSION
+from bot.i18n.sms import GSM7_BASIC, GSM7_EXTENSION, is_gsm7
 
-GSM7 = GSM7_BASIC | GSM7_EXTENSION
 MAX_BODY = 1600  # Twilio refuses longer bodies (error 21617)
 
 
@@ -22,10 +21,6 @@ class Segments:
     encoding: str  # "GSM-7" or "UCS-2"
     units: int  # septets or UTF-16 code units
     count: int
-
-
-def is_gsm7(text: str) -> bool:
-    return GSM7.issuperset(text)
 
 
 def _pack(costs: list[int], single: int, multi: int) -> int:

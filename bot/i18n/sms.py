@@ -19,16 +19,20 @@ GSM7_BASIC = frozenset(
     "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
 )
 GSM7_EXTENSION = frozenset("^{}\\[~]|€\f")
+GSM7 = GSM7_BASIC | GSM7_EXTENSION
 SINGLE = {"gsm7": 160, "ucs2": 70}
 PER_PART = {"gsm7": 153, "ucs2": 67}
 BUDGET = {"gsm7": 160, "ucs2": 134}  # one GSM-7 segment, or two UCS-2 segments
 
 
+def is_gsm7(text: str) -> bool:
+    """Every character is in the GSM-7 tables (a set operation: this runs for every send)."""
+    return GSM7.issuperset(text)
+
+
 def encoding(text: str) -> Encoding:
     """GSM-7 when every character is in the GSM-7 tables, else UCS-2."""
-    if all(ch in GSM7_BASIC or ch in GSM7_EXTENSION for ch in text):
-        return "gsm7"
-    return "ucs2"
+    return "gsm7" if is_gsm7(text) else "ucs2"
 
 
 def units(text: str) -> int:

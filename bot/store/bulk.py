@@ -103,13 +103,17 @@ class Held:
         return written
 
 
+def _collecting(db: AsyncSession, model: type[Base]) -> Held | None:
+    """The ``Held`` collecting this session's new rows of ``model``, if one is."""
+    held = db.info.get(_COLLECTING)
+    return held if isinstance(held, Held) and issubclass(model, held._models) else None
+
+
 def held_rows(db: AsyncSession, model: type[Base]) -> list[dict[str, Any]]:
     """The rows of ``model`` this session's collecting ``Held`` holds, oldest first: this
     transaction's own rows, which a query cannot see until ``insert``."""
-    held = db.info.get(_COLLECTING)
-    if not isinstance(held, Held):
-        return []
-    return [values for kind, values in held._rows if kind is model]
+    held = _collecting(db, model)
+    return [] if held is None else [values for kind, values in held._rows if kind is model]
 
 
 def add_row(db: AsyncSession, model: type[M], values: dict[str, Any]) -> M | None:
@@ -119,8 +123,8 @@ def add_row(db: AsyncSession, model: type[M], values: dict[str, Any]) -> M | Non
     ``values`` are the constructor's keywords: attribute names, which are also the
     column names of every model ``Held`` takes (``values_of`` maps them in general).
     """
-    held = db.info.get(_COLLECTING)
-    if isinstance(held, Held) and issubclass(model, held._models):
+    held = _collecting(db, model)
+    if held is not None:
         held.add(model, {column: values[key] for key, column in _columns(model) if key in values})
         return None
     row = model(**values)
