@@ -43,6 +43,7 @@ from bench.harness import (
     seed_participants,
 )
 from bench.sending import fill_outbox
+from bot.cli.loop import run_service
 from bot.config import load_settings
 from bot.host.services import Services, build_services
 from bot.outbox.sender import run_sender
@@ -123,4 +124,4 @@ def parser() -> argparse.ArgumentParser:
 
 
 if __name__ == "__main__":
-    emit(asyncio.run(run(parser().parse_args())))
+    emit(run_service(run(parser().parse_args())))  # uvloop, as a worker runs

@@ -76,14 +76,17 @@ class TwilioChannel:
         self._service = messaging_service_sid
         self._key = self._from or f"{name}:{messaging_service_sid}"
         self.limiter = RateLimiter(rate)
-        self._timeout = aiohttp.ClientTimeout(
-            total=timeout, connect=min(CONNECT_TIMEOUT, timeout), sock_read=timeout
-        )
+        # No sock_read: ``total`` already bounds the read, and a read timeout is a timer
+        # moved on every chunk received.
+        self._timeout = aiohttp.ClientTimeout(total=timeout, connect=min(CONNECT_TIMEOUT, timeout))
         self._session: aiohttp.ClientSession | None = None
 
     def _client(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(timeout=self._timeout)
+            # Twilio sets no cookie we need: no jar to update and filter on every request.
+            self._session = aiohttp.ClientSession(
+                timeout=self._timeout, cookie_jar=aiohttp.DummyCookieJar()
+            )
         return self._session
 
     def form(self, message: OutboundMessage) -> dict[str, str]:
@@ -149,7 +152,7 @@ class TwilioChannel:
             async with self._client().post(
                 self._url, data=urlencode(fields).encode(), headers=self._headers
             ) as response:
-                text = await response.text()
+                body = await response.read()
                 status, headers = response.status, response.headers
         except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
             # Nothing reached Twilio: safe to try again.
@@ -165,8 +168,8 @@ class TwilioChannel:
                 f"no answer from Twilio after sending ({type(exc).__name__})", code="no_answer"
             ) from exc
         try:
-            payload = json.loads(text) if text else {}
-        except json.JSONDecodeError:
+            payload = json.loads(body) if body else {}
+        except (json.JSONDecodeError, UnicodeDecodeError):
             payload = {}
         return status, payload if isinstance(payload, dict) else {}, headers
 
