@@ -17,7 +17,10 @@ the next one through the API (counted as ``flow_starts``, not as turns). Then, i
 the same run, the same load goes to a bare aiohttp handler that only parses the form
 and answers ``<Response/>``. Afterwards the database and the fake provider are
 checked: every 2xx'd message stored and processed once, every reply sent once.
-Figures are printed as JSON.
+Figures are printed as JSON. ``serve.per_second`` counts turns until the load stopped;
+``serve.per_second_with_replies_out`` counts them until the last reply reached the
+provider (``drain_seconds`` later), which is the rate a deployment could hold when the
+sender falls behind the intake.
 
 ``--serves N`` (PostgreSQL only) runs N ``serve`` processes on the one database, each
 sending in-process, with the clients spread evenly over them: how production grows
@@ -32,6 +35,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -173,6 +177,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 connections=args.connections, rate=args.rate,
                 replies=provider.url if args.replies else None,
             )  # fmt: skip
+            stopped = time.monotonic()
             figures["serve"] = {
                 **load.summary(),
                 **together([await sampler.stop() for sampler in samplers]),
@@ -192,7 +197,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 figures["worker_profile_top"] = worker_profiler.finish()
             if profiler is not None and args.keep:
                 figures["profile_file"] = str(folder / "profile.txt")
-            figures["outbox_after"] = await outbox_settled(engine, within=args.drain)
+            figures["outbox_after"] = await outbox_settled(engine, within=args.drain, every=0.1)
+            figures["serve"].update(with_replies_out(figures, load.summary(), stopped))
             figures["inbound_unprocessed_after"] = await inbound_settled(engine, within=60)
             figures["checks"] = await exactly_once(engine, load, provider)
             for process in [*serves, worker]:
@@ -221,6 +227,21 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             if not args.keep:
                 await db.drop()
     return figures
+
+
+def with_replies_out(
+    figures: dict[str, Any], load: dict[str, Any], stopped: float
+) -> dict[str, Any]:
+    """Turns a second counted until the last reply reached the provider, not until the
+    load stopped: in the closed loop the sender can fall behind the intake, and the rate
+    then says more than a deployment could hold. None if the outbox did not drain."""
+    if any(figures["outbox_after"].get(s, 0) for s in ("pending", "claimed", "sending")):
+        return {"drain_seconds": None, "per_second_with_replies_out": None}
+    drain = time.monotonic() - stopped
+    return {
+        "drain_seconds": round(drain, 2),
+        "per_second_with_replies_out": round(load["ok"] / (load["seconds"] + drain), 1),
+    }
 
 
 def counted(folder: Path, units: int) -> dict[str, Any]:
