@@ -31,20 +31,16 @@ class UTCDateTime(TypeDecorator[datetime]):
     def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given to the database; use an aware one")
-        value = value.astimezone(UTC)
+        value = _to_utc(value)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        return None if value is None else _from_database(value)
 
     # On SQLite the two steps (ours above, then the dialect's text conversion) are done in
     # one function: a turn binds about eight datetimes and reads more, and the two layers
     # of calls were 3 % of its CPU. The text is the dialect's own storage format, byte for
-    # byte (tests/store/test_datetimes.py compares them), so stored rows sort as before.
+    # byte (tests/store/test_column_types.py compares them), so stored rows sort as before.
     def bind_processor(self, dialect: Dialect) -> _BindProcessorType[datetime] | None:
         if dialect.name == "sqlite":
             return _sqlite_text
@@ -61,20 +57,25 @@ class UTCDateTime(TypeDecorator[datetime]):
 SQLITE_FORMAT = "%04d-%02d-%02d %02d:%02d:%02d.%06d"  # SQLAlchemy's DATETIME storage format
 
 
+def _to_utc(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise ValueError("naive datetime given to the database; use an aware one")
+    return value.astimezone(UTC)
+
+
+def _from_database(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
 def _sqlite_text(value: datetime | None) -> str | None:
     if value is None:
         return None
-    if value.tzinfo is None:
-        raise ValueError("naive datetime given to the database; use an aware one")
-    v = value.astimezone(UTC)
+    v = _to_utc(value)
     return SQLITE_FORMAT % (v.year, v.month, v.day, v.hour, v.minute, v.second, v.microsecond)
 
 
 def _sqlite_datetime(value: str | None) -> datetime | None:
-    if value is None:
-        return None
-    found = datetime.fromisoformat(value)
-    return found.replace(tzinfo=UTC) if found.tzinfo is None else found.astimezone(UTC)
+    return None if value is None else _from_database(datetime.fromisoformat(value))
 
 
 class Base(DeclarativeBase):
