@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.i18n.sms import GSM7_BASIC, GSM7_EXTENSION, is_gsm7
+from bot.i18n.sms import GSM7_EXTENSION, is_gsm7, septets
 
 MAX_BODY = 1600  # Twilio refuses longer bodies (error 21617)
 
@@ -39,8 +39,7 @@ def count_segments(text: str) -> Segments:
     """Counted for every send: the units come from set and codec operations in C, and
     only a message too long for one segment is walked a character at a time."""
     if is_gsm7(text):
-        extended = 0 if GSM7_BASIC.issuperset(text) else sum(map(text.count, GSM7_EXTENSION))
-        units = len(text) + extended
+        units = septets(text)
         if units <= 160:
             return Segments("GSM-7", units, 1)
         costs = [2 if c in GSM7_EXTENSION else 1 for c in text]

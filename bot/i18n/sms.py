@@ -35,10 +35,18 @@ def encoding(text: str) -> Encoding:
     return "gsm7" if is_gsm7(text) else "ucs2"
 
 
+def septets(text: str) -> int:
+    """A GSM-7 text's length in septets: each extension character takes two (counted with
+    set and string operations; the send path counts every message)."""
+    if GSM7_BASIC.issuperset(text):
+        return len(text)
+    return len(text) + sum(map(text.count, GSM7_EXTENSION))
+
+
 def units(text: str) -> int:
     """Septets (GSM-7) or UTF-16 code units (UCS-2): what the segment limits count."""
-    if encoding(text) == "gsm7":
-        return sum(2 if ch in GSM7_EXTENSION else 1 for ch in text)
+    if is_gsm7(text):
+        return septets(text)
     return len(text.encode("utf-16-le")) // 2
 
 
