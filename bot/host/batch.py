@@ -47,6 +47,7 @@ from bot.host.handling import Message, decide
 from bot.host.inbound import Received, provider_key, stored_row
 from bot.host.services import Services
 from bot.store.bulk import Held, insert_statement, table_of, values_of
+from bot.store.changes import write_changes
 from bot.store.models import Answer, AuditEntry, FlowSession, OutboxMessage, Participant
 from bot.store.models import InboundMessage as InboundRow
 from bot.store.statements import many
@@ -309,8 +310,11 @@ async def _turns(
             held.take(db)
     prefetch.clear(db)
     await _record_outcomes(db, chosen)
-    await held.insert(db)  # what is left (sessions, participants, items) flushes
+    await write_changes(db, CHANGED)
+    await held.insert(db)  # what is left (new sessions, items) flushes
 
 
 # New rows of these kinds are written, never read back, within a batch.
 WRITE_ONLY = (Answer, OutboxMessage, AuditEntry)
+# Loaded rows of these kinds that turns change: written as UPDATEs, not by the flush.
+CHANGED = (FlowSession, Participant)
