@@ -62,6 +62,7 @@ from bench.harness import (  # noqa: E402
     phone_of,
     rss_mb,
     scratch,
+    seed_history,
     seed_participants,
     start_all,
 )
@@ -122,6 +123,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "engine": args.database,
         "participants_in_check_in": args.participants,
         "participants_in_database": args.participants + args.extra_participants,
+        "history_weeks": args.history,
         "connections": args.connections,
         "sending": "worker process" if args.worker else "in the serve process",
         "machine_at_start": machine_load(),
@@ -138,6 +140,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             if args.extra_participants:
                 await seed_participants(db.url, args.extra_participants, first=args.participants)
             ids = await seed_participants(db.url, args.participants)
+            if args.history:
+                figures["history_rows"] = await seed_history(db.url, ids, args.history)
             people = [Person(pid, phone_of(i)) for i, pid in enumerate(ids)]
             await provider.ready()
             in_process = "false" if args.worker else "true"
@@ -288,6 +292,10 @@ def parser() -> argparse.ArgumentParser:
     engine_arguments(p)
     p.add_argument("--participants", type=int, default=1000)
     p.add_argument("--extra-participants", type=int, default=0, help="idle rows besides them")
+    p.add_argument(
+        "--history", type=int, default=0, metavar="WEEKS",
+        help="weeks of finished check-ins per participant before the run (PostgreSQL: analysed)",
+    )  # fmt: skip
     p.add_argument("--seconds", type=float, default=20.0)
     p.add_argument("--connections", type=int, default=32)
     p.add_argument("--rate", type=float, help="offer this many turns a second (open loop)")

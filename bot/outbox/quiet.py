@@ -51,20 +51,27 @@ class LastSession(NamedTuple):
 
 
 def _last_sessions_query() -> Select[tuple[int, datetime, str]]:
-    latest = (
-        select(FlowSession.participant_id, func.max(FlowSession.started_at).label("at"))
+    """Each participant's latest session, ranked among their own sessions only.
+
+    A join of the sessions to each participant's latest start could not search the
+    participant index for (participant, start), so PostgreSQL read the whole table for
+    each batch of the sender: 2.5 ms with 14,000 sessions, and a region keeps millions.
+    """
+    rank = (
+        func.row_number()
+        .over(
+            partition_by=FlowSession.participant_id,
+            order_by=(FlowSession.started_at.desc(), FlowSession.id.desc()),
+        )
+        .label("newest_first")
+    )
+    ranked = (
+        select(FlowSession.participant_id, FlowSession.started_at, FlowSession.trigger, rank)
         .where(FlowSession.participant_id.in_(many("ids")))
-        .group_by(FlowSession.participant_id)
         .subquery()
     )
-    return (
-        select(FlowSession.participant_id, FlowSession.started_at, FlowSession.trigger)
-        .join(
-            latest,
-            (FlowSession.participant_id == latest.c.participant_id)
-            & (FlowSession.started_at == latest.c.at),
-        )
-        .order_by(FlowSession.id)
+    return select(ranked.c.participant_id, ranked.c.started_at, ranked.c.trigger).where(
+        ranked.c.newest_first == 1
     )
 
 
@@ -78,7 +85,7 @@ async def last_sessions(
     if not participant_ids:
         return {}
     rows = await db.execute(_LAST_SESSIONS, {"ids": list(participant_ids)})
-    # Sessions started at the same instant: the last id wins, as in ``_unasked``.
+    # Sessions started at the same instant: the last id wins (``newest_first``), as in ``_unasked``.
     return {r.participant_id: LastSession(r.started_at, r.trigger) for r in rows}
 
 
