@@ -37,10 +37,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
+    ColumnElement,
     Integer,
     Row,
+    Select,
     Update,
     and_,
+    any_,
     bindparam,
     case,
     func,
@@ -176,7 +179,7 @@ def _claim_statement(dialect: str, shape: str, skipping: bool = False) -> Update
         # reads the whole backlog through ix_outbox_due instead (SQLite did, unanalysed).
         people = select(_OUTBOX.c.participant_id).where(_OUTBOX.c.id.in_(many("ids")))
         due = select(_OUTBOX.c.id).where(
-            _OUTBOX.c.participant_id.in_(people),
+            _of_people(dialect, people),
             _OUTBOX.c.status.concat("") == "pending",
             lane == lanes.BULK,
             _OUTBOX.c.not_before <= now,
@@ -220,6 +223,15 @@ def _claim_statement(dialect: str, shape: str, skipping: bool = False) -> Update
             _OUTBOX.c.lane,
         )
     )
+
+
+def _of_people(dialect: str, people: Select[tuple[int | None]]) -> ColumnElement[bool]:
+    """Rows of these people. On PostgreSQL as ``= ANY(ARRAY(...))``: planned as
+    ``IN (subquery)``, its cached generic plan read the whole outbox and hashed it
+    (8.6 ms with 55,000 rows, against 1.6 ms through the participant index)."""
+    if dialect == "postgresql":
+        return _OUTBOX.c.participant_id == any_(func.array(people.scalar_subquery()))
+    return _OUTBOX.c.participant_id.in_(people)
 
 
 def _urgency(row: Due) -> tuple[int, int, int]:

@@ -8,25 +8,30 @@ it, after the tables were analysed with a history in them, as a running service'
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import event, insert, text
 
+from bot.host.outbox import enqueue
 from bot.outbox.quiet import last_sessions
 from bot.outbox.sender import claim_rows
 from bot.store.models import FlowSession, OutboxMessage, Participant
 from tests.channels.conftest import Stack
 
 HISTORY = 3000  # rows already sent (or sessions ended) before the ones in question
+PEOPLE = 100  # whose history it is, where it matters how much each of them has
 
 
-async def _plan(stack: Stack, run: Callable[[], Awaitable[Any]], starts: str) -> list[str]:
-    """The plan of the statement beginning ``starts`` that ``run`` executed."""
+async def _plan(
+    stack: Stack, run: Callable[[], Awaitable[Any]], starts: str, having: str = ""
+) -> list[str]:
+    """The plan of the statement beginning ``starts`` (and holding ``having``) that ``run``
+    executed; on PostgreSQL its generic plan, the one a prepared statement settles on."""
     seen: list[tuple[str, Any]] = []
 
     def grab(_conn: object, _cursor: object, sql: str, parameters: Any, *_: object) -> None:
-        if sql.lstrip().startswith(starts):
+        if sql.lstrip().startswith(starts) and having in sql:
             seen.append((sql, parameters))
 
     engine = stack.services.engine
@@ -37,10 +42,25 @@ async def _plan(stack: Stack, run: Callable[[], Awaitable[Any]], starts: str) ->
         event.remove(engine.sync_engine, "before_cursor_execute", grab)
     assert seen, f"no statement began {starts!r}"
     sql, parameters = seen[0]
-    explain = "EXPLAIN QUERY PLAN" if engine.dialect.name == "sqlite" else "EXPLAIN"
     async with engine.connect() as connection:
-        rows = await connection.exec_driver_sql(f"{explain} {sql}", parameters)
-        return [str(row[-1] if engine.dialect.name == "sqlite" else row[0]) for row in rows]
+        if engine.dialect.name == "sqlite":
+            rows = await connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}", parameters)
+            return [str(row[-1]) for row in rows]
+        await connection.exec_driver_sql("SET plan_cache_mode = force_generic_plan")
+        await connection.exec_driver_sql(f"PREPARE planned AS {sql}")
+        values = ", ".join(map(_literal, parameters))
+        rows = await connection.exec_driver_sql(f"EXPLAIN EXECUTE planned({values})")
+        return [str(row[0]) for row in rows]
+
+
+def _literal(value: Any) -> str:
+    """A parameter as SQL text, for EXECUTE (the prepared statement's types apply)."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool | int | float):
+        return str(value).upper() if isinstance(value, bool) else str(value)
+    text_value = value.isoformat() if isinstance(value, datetime) else str(value)
+    return "'" + text_value.replace("'", "''") + "'"
 
 
 async def _analyse(stack: Stack) -> None:
@@ -48,18 +68,23 @@ async def _analyse(stack: Stack) -> None:
         await connection.execute(text("ANALYZE"))
 
 
-async def _sent_history(stack: Stack, person: Participant) -> None:
+async def _sent_history(stack: Stack, people: list[Participant]) -> None:
+    """``HISTORY`` sent rows, shared among ``people``."""
     now = stack.clock.now() - timedelta(days=30)
-    row = {"participant_id": person.id, "channel": "sms", "to": person.phone or "-",
-           "body": "Earlier", "buttons": [], "status": "sent", "kind": "flow",
-           "not_before": now, "created_at": now, "sent_at": now, "attempts": 1}  # fmt: skip
+    rows = [
+        {"participant_id": person.id, "channel": "sms", "to": person.phone or "-",
+         "body": "Earlier", "buttons": [], "status": "sent", "kind": "flow",
+         "not_before": now, "created_at": now, "sent_at": now, "attempts": 1}
+        for _ in range(HISTORY // len(people))
+        for person in people
+    ]  # fmt: skip
     async with stack.services.engine.begin() as connection:
-        await connection.execute(insert(OutboxMessage), [row] * HISTORY)
+        await connection.execute(insert(OutboxMessage), rows)
 
 
 async def test_a_claim_updates_the_rows_it_chose_by_key(stack: Stack) -> None:
     person = await stack.participant()
-    await _sent_history(stack, person)
+    await _sent_history(stack, [person])
     await _analyse(stack)  # the statistics say: nothing pending
     for n in range(300):
         await stack.enqueue(person, f"Reply {n}", "flow")
@@ -70,6 +95,23 @@ async def test_a_claim_updates_the_rows_it_chose_by_key(stack: Stack) -> None:
         # Not every pending row read through ix_outbox_due and compared with each chosen one.
         lookups = [line for line in plan if "Index Cond: (id = due.id)" in line]
         assert lookups and not any("Join Filter" in line for line in plan), plan
+
+
+async def test_the_rows_before_a_reply_are_found_through_the_persons_index(stack: Stack) -> None:
+    people = [await stack.participant() for _ in range(PEOPLE)]
+    await _sent_history(stack, people)
+    await _analyse(stack)
+    for n in range(30):  # more replies than one claim takes: their earlier rows are looked up
+        async with stack.services.sessions() as db, db.begin():
+            fresh = await db.get(Participant, people[0].id)
+            assert fresh is not None
+            enqueue(db, fresh, f"Reply {n}", now=stack.clock.now(), replying=True)
+    run = lambda: claim_rows(stack.services, limit=20)  # noqa: E731
+    plan = await _plan(stack, run, "WITH due", having="participant_id")
+    if stack.services.engine.dialect.name == "sqlite":
+        assert not any(step.startswith("SCAN outbox") for step in plan), plan
+    else:
+        assert not any("Seq Scan on outbox" in line for line in plan), "\n".join(plan)
 
 
 async def _sessions(stack: Stack, people: list[Participant]) -> None:
@@ -86,7 +128,7 @@ async def _sessions(stack: Stack, people: list[Participant]) -> None:
 
 
 async def test_the_latest_sessions_are_read_for_the_given_people_only(stack: Stack) -> None:
-    people = [await stack.participant() for _ in range(10)]
+    people = [await stack.participant() for _ in range(PEOPLE)]
     await _sessions(stack, people)
     await _analyse(stack)
 
