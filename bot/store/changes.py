@@ -5,7 +5,9 @@ participant (when they last wrote). The unit of work's flush of those objects wa
 about 14 % of a batched turn's CPU in cProfile (``bench/turns_cpu.py --profile``), most
 of it bookkeeping around statements this module issues directly: one executemany
 UPDATE per model and set of changed columns, keyed by primary key. The objects are
-then marked clean, so a later flush has nothing left to write for them.
+then marked clean, so a later flush has nothing left to write for them. Counted in
+instructions (callgrind, ``docs/benchmarks.md``, stop 25) the gain is smaller than
+cProfile's share suggested: 2.2 % of a round of starts and turns.
 """
 
 from __future__ import annotations
