@@ -160,11 +160,12 @@ async def seed_history(url: str, ids: Sequence[int], weeks: int) -> int:
     there. How many rows (not measured)."""
     engine = create_async_engine(url)
     now = datetime.now(UTC)
+    phones = {pid: phone_of(n) for n, pid in enumerate(ids)}
     written = 0
     try:
         async with engine.begin() as db:
             for week in range(1, weeks + 1):
-                written += await _one_week(db, ids, now - timedelta(weeks=week), week)
+                written += await _one_week(db, phones, now - timedelta(weeks=week), week)
         if engine.dialect.name == "postgresql":
             async with engine.connect() as db:
                 await db.execute(text("ANALYZE"))
@@ -174,8 +175,9 @@ async def seed_history(url: str, ids: Sequence[int], weeks: int) -> int:
     return written
 
 
-async def _one_week(db: AsyncConnection, ids: Sequence[int], at: datetime, week: int) -> int:
-    phones = {pid: phone_of(n) for n, pid in enumerate(ids)}
+async def _one_week(db: AsyncConnection, phones: dict[int, str], at: datetime, week: int) -> int:
+    """One week's rows for the participants in ``phones`` (id -> phone), as ``seed_history``."""
+    ids = list(phones)
     ended = at + timedelta(minutes=10)
     sessions = [
         {"participant_id": pid, "flow_id": "sleep_checkin", "flow_version": 1, "step": "thanks",

@@ -75,7 +75,7 @@ def _latest_by_rank() -> Select[tuple[int, datetime, str]]:
 
 def _latest_by_join() -> Select[tuple[int, datetime, str]]:
     """The same for SQLite, which searches the participant index on both sides of the
-    join and runs this in fewer instructions than the ranking (callgrind, stop 25)."""
+    join: 34.9 µs against the ranking's 50.5 µs for 16 participants (timeit, stop 25)."""
     latest = (
         select(FlowSession.participant_id, func.max(FlowSession.started_at).label("at"))
         .where(FlowSession.participant_id.in_(many("ids")))

@@ -17,6 +17,7 @@ from bot.host.outbox import enqueue
 from bot.outbox.quiet import last_sessions
 from bot.outbox.sender import claim_rows
 from bot.store.models import FlowSession, OutboxMessage, Participant
+from bot.store.models.base import Base
 from tests.channels.conftest import Stack
 
 HISTORY = 3000  # rows already sent (or sessions ended) before the ones in question
@@ -68,6 +69,11 @@ async def _analyse(stack: Stack) -> None:
         await connection.execute(text("ANALYZE"))
 
 
+async def _insert(stack: Stack, model: type[Base], rows: list[dict[str, Any]]) -> None:
+    async with stack.services.engine.begin() as connection:
+        await connection.execute(insert(model), rows)
+
+
 async def _sent_history(stack: Stack, people: list[Participant]) -> None:
     """``HISTORY`` sent rows, shared among ``people``."""
     now = stack.clock.now() - timedelta(days=30)
@@ -78,8 +84,7 @@ async def _sent_history(stack: Stack, people: list[Participant]) -> None:
         for _ in range(HISTORY // len(people))
         for person in people
     ]  # fmt: skip
-    async with stack.services.engine.begin() as connection:
-        await connection.execute(insert(OutboxMessage), rows)
+    await _insert(stack, OutboxMessage, rows)
 
 
 async def test_a_claim_updates_the_rows_it_chose_by_key(stack: Stack) -> None:
@@ -114,17 +119,21 @@ async def test_the_rows_before_a_reply_are_found_through_the_persons_index(stack
         assert not any("Seq Scan on outbox" in line for line in plan), "\n".join(plan)
 
 
+def _ended_session(participant_id: int, started: datetime, trigger: str) -> dict[str, Any]:
+    return {"participant_id": participant_id, "flow_id": "sleep_checkin", "flow_version": 1,
+            "step": "thanks", "status": "ended", "retries": 0, "state": {},
+            "expires_at": started, "started_at": started, "trigger": trigger}  # fmt: skip
+
+
 async def _sessions(stack: Stack, people: list[Participant]) -> None:
-    now = stack.clock.now() - timedelta(days=365)
+    """``HISTORY`` ended sessions, a day apart, shared among ``people``."""
+    first = stack.clock.now() - timedelta(days=365)
     rows = [
-        {"participant_id": person.id, "flow_id": "sleep_checkin", "flow_version": 1,
-         "step": "thanks", "status": "ended", "retries": 0, "state": {},
-         "expires_at": now, "started_at": now + timedelta(days=n), "trigger": "schedule"}
+        _ended_session(person.id, first + timedelta(days=n), "schedule")
         for n in range(HISTORY // len(people))
         for person in people
-    ]  # fmt: skip
-    async with stack.services.engine.begin() as connection:
-        await connection.execute(insert(FlowSession), rows)
+    ]
+    await _insert(stack, FlowSession, rows)
 
 
 async def test_the_latest_sessions_are_read_for_the_given_people_only(stack: Stack) -> None:
@@ -155,16 +164,7 @@ async def test_the_latest_session_is_the_last_started_and_then_the_last_made(
         (second.id, at, "schedule"),
         (second.id, at, "api"),  # the same instant: the later row wins
     ]
-    async with stack.services.engine.begin() as connection:
-        await connection.execute(
-            insert(FlowSession),
-            [
-                {"participant_id": pid, "flow_id": "sleep_checkin", "flow_version": 1,
-                 "step": "thanks", "status": "ended", "retries": 0, "state": {},
-                 "expires_at": started, "started_at": started, "trigger": trigger}
-                for pid, started, trigger in rows
-            ],
-        )  # fmt: skip
+    await _insert(stack, FlowSession, [_ended_session(*row) for row in rows])
     async with stack.services.sessions() as db:
         found = await last_sessions(db, [first.id, second.id, none.id])
     assert {pid: (s.started_at, s.trigger) for pid, s in found.items()} == {
