@@ -28,13 +28,14 @@ import functools
 import re
 import unicodedata
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib.resources.abc import Traversable
 from pathlib import Path
 
 from .datafiles import CONCERN_FILE, DataFile, load_data_file, read_data_file
 from .lexicon import _checked_id, _compiled, _scripts
 from .normalise import match_key
+from .openings import Candidates, MessageKey, Openings, find, openings_of
 from .phrases import scripts_in
 
 REASON = "Possible distress: please read"
@@ -67,6 +68,7 @@ class ConcernEntry:
     pattern: re.Pattern[str]
     scripts: frozenset[str] | None
     fuzzy: tuple[str, ...] = ()
+    openings: Openings = field(default_factory=Openings)
 
 
 def one_edit_apart(a: str, b: str) -> bool:
@@ -113,6 +115,10 @@ class ConcernNet:
     entries: tuple[ConcernEntry, ...]
 
     @functools.cached_property
+    def _candidates(self) -> Candidates[ConcernEntry]:
+        return Candidates(self.entries)
+
+    @functools.cached_property
     def _fuzzy_index(self) -> dict[str, tuple[tuple[str, str], ...]]:
         index: dict[str, list[tuple[str, str]]] = {}
         for entry in self.entries:
@@ -127,10 +133,12 @@ class ConcernNet:
         if not key:
             return None
         scripts = scripts_in(key)
-        for entry in self.entries:
+        positions = MessageKey(key)
+        short = positions.short  # a plain search is cheaper on a short key
+        for entry in self._candidates.of(positions):
             if entry.scripts is not None and not entry.scripts & scripts:
                 continue
-            if entry.pattern.search(key):
+            if entry.pattern.search(key) if short else find(entry, positions):
                 return ConcernHit(REASON, entry.id)
         rule = self._fuzzy(key.split(" "))
         return None if rule is None else ConcernHit(REASON, f"fuzzy:{rule}")
@@ -189,8 +197,11 @@ def parse_concern(data: DataFile) -> tuple[ConcernEntry, ...]:
         for word in fuzzy:  # a typo of a concern word, never a new word of its own
             if not pattern.search(word):
                 raise data.error(f"{where}: fuzzy word {word!r} is not matched by the phrases")
-        scripts = _scripts(tuple(item["phrases"]))
-        entries.append(ConcernEntry(entry_id, meaning.strip(), pattern, scripts, fuzzy))
+        phrases = tuple(item["phrases"])
+        openings = openings_of(phrases)
+        entries.append(
+            ConcernEntry(entry_id, meaning.strip(), pattern, _scripts(phrases), fuzzy, openings)
+        )
     return tuple(entries)
 
 

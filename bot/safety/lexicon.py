@@ -11,10 +11,11 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 from .datafiles import EXCEPTIONS_FILE, DataFile, load_data_file
+from .openings import Openings, openings_of
 from .phrases import PhraseError, compile_phrase, compile_phrases, phrase_scripts
 
 Kind = Literal["crisis", "red_flag", "urgent_symptom"]
@@ -40,6 +41,7 @@ class Entry:
 
     ``scripts``: a message needs a letter of one of these scripts to match (None: always try).
     ``phrases``: the sources, compiled one by one only when a match falls inside an idiom.
+    ``openings``: the phrases by where a match can begin; the screen searches only there.
     """
 
     id: str
@@ -48,6 +50,7 @@ class Entry:
     pattern: re.Pattern[str]
     scripts: frozenset[str] | None = None
     phrases: tuple[str, ...] = ()
+    openings: Openings = field(default_factory=Openings)
 
     def phrase_patterns(self) -> tuple[re.Pattern[str], ...]:
         return _one_by_one(self.phrases)
@@ -126,7 +129,9 @@ def parse_entries(data: DataFile, kind: Kind) -> tuple[Entry, ...]:
             raise data.error(f"{where}: 'meaning' must be text")
         pattern = _compiled(data, item, where)
         phrases = tuple(item["phrases"])
-        entries.append(Entry(entry_id, kind, reason.strip(), pattern, _scripts(phrases), phrases))
+        scripts = _scripts(phrases)
+        openings = openings_of(phrases)
+        entries.append(Entry(entry_id, kind, reason.strip(), pattern, scripts, phrases, openings))
     return tuple(entries)
 
 

@@ -19,6 +19,7 @@ times still matches ("diee").
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -156,6 +157,11 @@ def _literal(text: str) -> str:
     return "".join(out)
 
 
+def _letters(source: str) -> str:
+    """The phrase's words as ``match_key`` text, without the notation."""
+    return match_key(re.sub(r"[()\[\]{}/*.…]", " ", source))
+
+
 def _word(text: str) -> str:
     parts = [match_key(part) for part in text.split("*")]
     if not any(parts):
@@ -195,13 +201,19 @@ def compile_phrase(source: str) -> str:
     """Regex source for one phrase, to be searched in ``match_key(message)``."""
     if not isinstance(source, str) or not source.strip():
         raise PhraseError("a phrase must be non-empty text")
+    return _phrase_regex(source)
+
+
+@functools.lru_cache(maxsize=4096)
+def _phrase_regex(source: str) -> str:
+    """Cached: the lexicon compiles each phrase into its entry's pattern and its openings."""
     for bad in "|\\^$?+<>":
         if bad in source:
             raise PhraseError(f"'{bad}' is not part of the phrase notation")
     nodes = _Parser(source).parse()
     if isinstance(nodes[0], _Gap) or isinstance(nodes[-1], _Gap):
         raise PhraseError("'...' must stand between two words")
-    latin = _is_latin(match_key(re.sub(r"[()\[\]{}/*.…]", " ", source)))
+    latin = _is_latin(_letters(source))
     body = _nodes(nodes, latin)
     if not latin:
         return body
@@ -211,6 +223,38 @@ def compile_phrase(source: str) -> str:
 def compile_phrases(sources: list[str]) -> re.Pattern[str]:
     """One pattern for a list of phrases; any of them matching is a match."""
     return re.compile("|".join(f"(?:{compile_phrase(s)})" for s in sources))
+
+
+def _first(nodes: tuple[_Node, ...]) -> tuple[frozenset[str] | None, bool]:
+    """(the characters a match of ``nodes`` can begin with, None for any; can it be empty).
+
+    Mirrors ``_nodes``/``_word``/``_literal``; anything unusual answers None (try all)."""
+    found: set[str] = set()
+    for node in nodes:
+        if isinstance(node, _Gap):
+            return None, False
+        if isinstance(node, _Word):
+            head = match_key(node.text.split("*")[0])
+            if not head or head[0] == " ":  # "\S*" or an optional space first
+                return None, False
+            return frozenset(found | {head[0]}), False
+        empty = node.optional
+        for option in node.options:
+            first, option_empty = _first(option)
+            if first is None:
+                return None, False
+            found |= first
+            empty = empty or option_empty
+        if not empty:
+            return frozenset(found), False
+    return frozenset(found), True
+
+
+def phrase_opening(source: str) -> tuple[frozenset[str] | None, bool]:
+    """(the characters a match of ``compile_phrase(source)`` can begin with, None for any;
+    is it a Latin phrase, whose match also begins only where a word does)."""
+    first, empty = _first(_Parser(source).parse())
+    return (None if empty else first), _is_latin(_letters(source))
 
 
 # Scripts, for a cheap first test: a phrase written only in Arabic letters cannot match a
@@ -256,5 +300,5 @@ def phrase_scripts(source: str) -> frozenset[str] | None:
     nodes = _Parser(source).parse()
     if not _needs_letters(nodes):
         return None
-    letters = match_key(re.sub(r"[()\[\]{}/*.…]", " ", source))
+    letters = _letters(source)
     return scripts_in(letters)

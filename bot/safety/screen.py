@@ -34,6 +34,7 @@ from .lexicon import (
     parse_exclusions,
 )
 from .normalise import match_key
+from .openings import Candidates, MessageKey, find
 from .phrases import scripts_in
 from .replies import load_replies, parse_replies
 
@@ -103,11 +104,13 @@ class Screener:
         if not key:
             return None
         scripts = scripts_in(key)
+        positions = MessageKey(key)
+        short = positions.short  # a plain search is cheaper on a short key
         idioms: list[tuple[int, int]] | None = None  # found only when a phrase matches
-        for entry in self.entries:  # ordered crisis, red_flag, urgent_symptom
+        for entry in self._candidates.of(positions):  # crisis, red_flag, urgent_symptom
             if entry.scripts is not None and not entry.scripts & scripts:
                 continue
-            match = entry.pattern.search(key)
+            match = entry.pattern.search(key) if short else find(entry, positions)
             if match is None:
                 continue
             if idioms is None:
@@ -115,6 +118,10 @@ class Screener:
             if not _inside(key, match, idioms) or self._outside_idioms(entry, key, idioms):
                 return SafetyHit(entry.kind, PRIORITY[entry.kind], entry.reason, entry.id)
         return None
+
+    @functools.cached_property
+    def _candidates(self) -> Candidates[Entry]:
+        return Candidates(self.entries)
 
     @staticmethod
     def _outside_idioms(entry: Entry, key: str, idioms: list[tuple[int, int]]) -> bool:
