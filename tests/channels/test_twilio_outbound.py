@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from urllib.parse import urlencode
 
 import pytest
 from hypothesis import given, settings
@@ -220,3 +221,24 @@ def _counted_one_by_one(text: str) -> tuple[str, int, int]:
 def test_segments_counted_quickly_match_the_count_made_a_character_at_a_time(text: str) -> None:
     counted = count_segments(text)
     assert (counted.encoding, counted.units, counted.count) == _counted_one_by_one(text)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    name=st.sampled_from(["sms", "whatsapp"]),
+    service=st.booleans(),
+    body=st.text(max_size=300),
+    to=st.text(alphabet="+0123456789 ()-", min_size=1, max_size=20),
+    outbox_id=st.integers(min_value=1, max_value=2**62),
+    template=st.sampled_from(
+        [None, {}, {"content_sid": "HX1"}, {"content_sid": "HX1", "variables": {"1": "Kasia & co"}}]
+    ),
+)
+def test_the_form_is_encoded_as_urlencode_encodes_it(
+    name: str, service: bool, body: str, to: str, outbox_id: int, template: dict[str, object] | None
+) -> None:
+    """The shared fields are encoded once per channel; the bytes sent must not change."""
+    kw = {"sender": None, "messaging_service_sid": "MG" + "2" * 32} if service else {}
+    channel = _channel("http://127.0.0.1:9", name, **kw)
+    message = OutboundMessage(outbox_id, name, to, body, template=template)
+    assert channel.encoded(message) == urlencode(channel.form(message)).encode()
