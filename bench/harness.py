@@ -638,6 +638,46 @@ async def exactly_once(engine: AsyncEngine, load: Load, provider: Provider) -> d
     }
 
 
+async def reply_delays(
+    engine: AsyncEngine, provider: Provider, since: datetime, until: datetime
+) -> dict[str, Any]:
+    """How long the texts queued between ``since`` and ``until`` waited, from their row's
+    ``created_at`` to the provider taking them: what a participant waits for the next
+    question, which the webhook's latency does not show when the sender falls behind."""
+    stats = await provider.stats(times=True)
+    offset = stats["clock"]["wall"] - stats["clock"]["monotonic"]
+    taken = {int(k): at + offset for k, at in stats["taken_at"].items()}
+    async with engine.connect() as db:
+        rows = (
+            await db.execute(
+                select(OutboxMessage.id, OutboxMessage.created_at).where(
+                    OutboxMessage.created_at >= since, OutboxMessage.created_at <= until
+                )
+            )
+        ).all()
+    pairs = [(r.created_at, taken[r.id] - r.created_at.timestamp()) for r in rows if r.id in taken]
+    waited = sorted(delay for _, delay in pairs)
+    by_second: dict[int, list[float]] = {}
+    for created, delay in pairs:
+        by_second.setdefault(int((created - since).total_seconds()), []).append(delay)
+
+    def pct(p: float) -> float | None:
+        return round(waited[min(len(waited) - 1, int(p * len(waited)))], 2) if waited else None
+
+    return {
+        "queued": len(rows),
+        "not_taken": len(rows) - len(waited),
+        "p50_s": pct(0.50),
+        "p90_s": pct(0.90),
+        "p99_s": pct(0.99),
+        "max_s": round(waited[-1], 2) if waited else None,
+        # the median wait of the texts queued in each second of the load, in order
+        "p50_s_by_second": [
+            round(statistics.median(by_second[second]), 2) for second in sorted(by_second)
+        ],
+    }
+
+
 def cpu_seconds(pid: int) -> float:
     """User plus system CPU time the process has used so far."""
     try:

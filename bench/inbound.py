@@ -20,7 +20,11 @@ checked: every 2xx'd message stored and processed once, every reply sent once.
 Figures are printed as JSON. ``serve.per_second`` counts turns until the load stopped;
 ``serve.per_second_with_replies_out`` counts them until the last reply reached the
 provider (``drain_seconds`` later), which is the rate a deployment could hold when the
-sender falls behind the intake.
+sender falls behind the intake. ``reply_delay`` is what participants wait: from each text
+queued during the load (its row's ``created_at``) to the provider taking it, as
+percentiles and as the median of each second of the load. Clients that answer without
+waiting for the question (the default) are not people: ``--replies`` waits for each
+question first, as a participant must.
 
 ``--serves N`` (PostgreSQL only) runs N ``serve`` processes on the one database, each
 sending in-process, with the clients spread evenly over them: how production grows
@@ -37,6 +41,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +65,7 @@ from bench.harness import (  # noqa: E402
     machine_load,
     outbox_settled,
     phone_of,
+    reply_delays,
     rss_mb,
     scratch,
     seed_history,
@@ -176,12 +182,13 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             worker_sampler = Sampler(worker.pid).start() if worker is not None else None
             load_before = machine_load()
             machine_cpu = MachineCpu()
+            load_started = datetime.now(UTC)
             load = await drive(
                 [process.url for process in serves], people, seconds=args.seconds,
                 connections=args.connections, rate=args.rate,
                 replies=provider.url if args.replies else None,
             )  # fmt: skip
-            stopped = time.monotonic()
+            stopped, load_stopped = time.monotonic(), datetime.now(UTC)
             figures["serve"] = {
                 **load.summary(),
                 **together([await sampler.stop() for sampler in samplers]),
@@ -205,6 +212,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             figures["serve"].update(with_replies_out(figures, stopped))
             figures["inbound_unprocessed_after"] = await inbound_settled(engine, within=60)
             figures["checks"] = await exactly_once(engine, load, provider)
+            figures["reply_delay"] = await reply_delays(
+                engine, provider, load_started, load_stopped
+            )
             for process in [*serves, worker]:
                 if process is not None:
                     process.stop()

@@ -17,8 +17,9 @@ plus what a benchmark needs from outside:
 - ``GET /_wait?to=+44...&count=N``: answers once N messages to that number were taken
   (or after ``timeout`` seconds, default 30) with how many were: a load generator
   waits on it for its reply, as a person waits for the next question;
-- ``GET /_stats``: counts by outcome, by outbox id (from the status callback URL) and
-  the arrival times of the accepted messages, for the benchmark to check and time.
+- ``GET /_stats``: counts by outcome, by outbox id (from the status callback URL) and,
+  with ``?times=1``, the arrival times of the accepted messages (also the first one by
+  outbox id), for the benchmark to check and time.
 """
 
 from __future__ import annotations
@@ -124,10 +125,12 @@ class BenchTwilio(FakeTwilio):
         return web.json_response({"mode": self.mode})
 
     async def _stats(self, request: web.Request) -> web.Response:
+        times = bool(request.query.get("times"))
         answered: Counter[str] = Counter(r.answered for r in self.requests)
         by_outbox: Counter[int] = Counter()
         attempts: Counter[int] = Counter()
         accepted_at: list[float] = []
+        first_taken: dict[int, float] = {}  # outbox id -> when the provider first took it
         first_429: int | None = None
         for index, r in enumerate(self.requests):
             found = OUTBOX_ID.search(r.form.get("StatusCallback", ""))
@@ -136,6 +139,7 @@ class BenchTwilio(FakeTwilio):
             if r.answered in ("201", "timeout"):  # the provider took the message
                 by_outbox[outbox] += 1
                 accepted_at.append(r.at)
+                first_taken.setdefault(outbox, r.at)
             if r.answered == "429" and first_429 is None:
                 first_429 = index
         body: dict[str, Any] = {
@@ -143,7 +147,11 @@ class BenchTwilio(FakeTwilio):
             "answered": dict(answered),
             "by_outbox": {str(k): v for k, v in by_outbox.items()},
             "attempts": {str(k): v for k, v in attempts.items()},
-            "accepted_at": accepted_at if request.query.get("times") else [],
+            "accepted_at": accepted_at if times else [],
+            "taken_at": {str(k): v for k, v in first_taken.items()} if times else {},
+            # ``at`` is this process's monotonic clock; the wall clock at the same moment
+            # turns it into times comparable with the database's.
+            "clock": {"monotonic": time.monotonic(), "wall": time.time()},
             "lookups": len(self.lookups),
             "first_429": first_429,
             "later_429": sum(
