@@ -36,11 +36,12 @@ def _compiled(regex: str) -> re.Pattern[str]:
 
 @dataclass(frozen=True)
 class Openings:
-    """An entry's phrases, compiled one by one and filed by the characters a match can begin
-    with, in list order. ``anywhere``: characters a phrase in a non-Latin script begins
-    with, tried at every position, not only where a word begins. ``unknown``: some phrase
-    can begin with any character (``*ache``, a gap first), so search the whole pattern.
-    The default is ``unknown``: phrases nobody filed are searched in full."""
+    """An entry's phrases filed by the characters a match can begin with: under each, the
+    regex of the phrases that can begin with it, in list order (compiled on first use).
+    ``anywhere``: characters a phrase in a non-Latin script begins with, tried at every
+    position, not only where a word begins. ``unknown``: some phrase can begin with any
+    character (``*ache``, a gap first), so search the whole pattern. The default is
+    ``unknown``: phrases nobody filed are searched in full."""
 
     by_first: Mapping[str, str] = field(default_factory=dict)
     anywhere: frozenset[str] = frozenset()
