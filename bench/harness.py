@@ -361,6 +361,7 @@ async def drive(
     during: Callable[[float], None] | None = None,
     rate: float | None = None,
     replies: str | None = None,
+    openers: str | None = None,
 ) -> Load:
     """``connections`` clients answering check-ins for ``seconds``; one message at a time
     per participant. With ``rate``, messages are offered at that pace (an open loop, as
@@ -370,7 +371,9 @@ async def drive(
     provider has taken the reply (every step of ``sleep_checkin`` sends one message,
     its start two) before the person answers again, as a person reads the question
     first; without it the next answer follows the webhook's 2xx, and a sender that
-    falls behind goes unseen.
+    falls behind goes unseen. With ``openers`` (the provider's URL) a client waits only
+    for a new check-in's first question (and every text before it) before answering it,
+    as a person must, and answers the other questions at once.
 
     Several ``base_url``s (several ``serve`` processes on one PostgreSQL): each client
     keeps to one of them, the clients spread evenly; a person's next message may go to
@@ -386,12 +389,13 @@ async def drive(
     api = {"Authorization": f"Bearer {API_TOKEN}"}
     began = time.perf_counter()
     deadline = began + seconds
+    provider = replies or openers  # where a client asks what a person has been sent
 
     async def taken(client: aiohttp.ClientSession, person: Person) -> bool:
         """Wait for the provider to have ``person.expected`` messages for them."""
-        assert replies is not None
+        assert provider is not None
         async with client.get(
-            replies + "/_wait",
+            provider + "/_wait",
             params={"to": person.phone, "count": str(person.expected or 0), "timeout": "25"},
         ) as response:
             count = int((await response.json())["count"])
@@ -471,6 +475,7 @@ async def drive(
             person.step += 1
             if waits is not None:
                 person.expected = (person.expected or 0) + 1
+            if waits is not None and replies is not None:
                 if await taken(waits, person):
                     load.reply_latencies.append(time.perf_counter() - sent)
                 else:
@@ -510,7 +515,7 @@ async def drive(
     ):
         await asyncio.gather(
             *(
-                worker(client, waits if replies else None, urls[n % len(urls)])
+                worker(client, waits if provider else None, urls[n % len(urls)])
                 for n in range(connections)
             )
         )

@@ -24,7 +24,8 @@ sender falls behind the intake. ``reply_delay`` is what participants wait: from 
 queued during the load (its row's ``created_at``) to the provider taking it, as
 percentiles and as the median of each second of the load. Clients that answer without
 waiting for the question (the default) are not people: ``--replies`` waits for each
-question first, as a participant must.
+question first, as a participant must; ``--openers`` waits only for a new check-in's
+first question, so an open loop (``--rate``) is not answering questions not yet sent.
 
 ``--serves N`` (PostgreSQL only) runs N ``serve`` processes on the one database, each
 sending in-process, with the clients spread evenly over them: how production grows
@@ -187,6 +188,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 [process.url for process in serves], people, seconds=args.seconds,
                 connections=args.connections, rate=args.rate,
                 replies=provider.url if args.replies else None,
+                openers=provider.url if args.openers else None,
             )  # fmt: skip
             stopped, load_stopped = time.monotonic(), datetime.now(UTC)
             figures["serve"] = {
@@ -324,6 +326,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--replies", action="store_true",
         help="each person waits for the reply to reach the provider before answering again",
+    )  # fmt: skip
+    p.add_argument(
+        "--openers", action="store_true",
+        help="each person waits for a new check-in's first question before answering it",
     )  # fmt: skip
     p.add_argument("--skip-bare", action="store_true")
     p.add_argument("--keep", action="store_true", help="keep the scratch folder and database")
