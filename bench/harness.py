@@ -281,6 +281,16 @@ class Person:
     expected: int | None = None  # messages the provider should have taken for them by now
 
 
+def percentile(
+    ordered: Sequence[float], p: float, scale: float = 1.0, digits: int = 2
+) -> float | None:
+    """The value at fraction ``p`` of the sorted ``ordered`` (nearest rank), times ``scale``,
+    rounded; None when there is none."""
+    if not ordered:
+        return None
+    return round(ordered[min(len(ordered) - 1, int(p * len(ordered)))] * scale, digits)
+
+
 @dataclass
 class Load:
     """What one driver run sent and what came back."""
@@ -307,9 +317,7 @@ class Load:
         starts = sorted(self.start_latencies)
 
         def pct(p: float, ordered: list[float] = ordered) -> float | None:
-            if not ordered:
-                return None
-            return round(ordered[min(len(ordered) - 1, int(p * len(ordered)))] * 1000, 1)
+            return percentile(ordered, p, scale=1000, digits=1)  # in milliseconds
 
         waited = (
             {
@@ -666,15 +674,12 @@ async def reply_delays(
     for created, delay in pairs:
         by_second.setdefault(int((created - since).total_seconds()), []).append(delay)
 
-    def pct(p: float) -> float | None:
-        return round(waited[min(len(waited) - 1, int(p * len(waited)))], 2) if waited else None
-
     return {
         "queued": len(rows),
         "not_taken": len(rows) - len(waited),
-        "p50_s": pct(0.50),
-        "p90_s": pct(0.90),
-        "p99_s": pct(0.99),
+        "p50_s": percentile(waited, 0.50),
+        "p90_s": percentile(waited, 0.90),
+        "p99_s": percentile(waited, 0.99),
         "max_s": round(waited[-1], 2) if waited else None,
         # the median wait of the texts queued in each second of the load, in order
         "p50_s_by_second": [
