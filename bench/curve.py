@@ -24,7 +24,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bot.reports.svg import ANSWERED, FONT, MISSED, OTHER  # noqa: E402
+from bench.svgplot import axes, document, series  # noqa: E402
+from bot.reports.svg import ANSWERED, MISSED, OTHER  # noqa: E402
 
 TARGET_MS = 50.0  # issue 9: p99 under 50 ms
 LINES = (  # (figure, label, colour, dashed): the reports' colour pair
@@ -80,7 +81,8 @@ def table(rows: list[dict[str, Any]]) -> str:
 def chart(rows: list[dict[str, Any]], title: str) -> str:
     """Milliseconds against offered turns a second; the 50 ms target as a grey line."""
     width, height, left, right, top, bottom = 640, 300, 50, 170, 30, 40
-    plot_w, plot_h = width - left - right, height - top - bottom
+    box = (left, top, width - left - right, height - top - bottom)
+    plot_w, plot_h = box[2], box[3]
     x_max = max(r["offered"] for r in rows)
     y_max = max([TARGET_MS, *(r[key] or 0 for r in rows for key, *_ in LINES)]) * 1.05
 
@@ -90,18 +92,12 @@ def chart(rows: list[dict[str, Any]], title: str) -> str:
     def y(v: float) -> float:
         return top + plot_h * (1 - v / y_max)
 
-    body = [
-        f'<line x1="{left}" y1="{top + plot_h}" x2="{left + plot_w}" y2="{top + plot_h}" stroke="#333"/>',
-        f'<line x1="{left}" y1="{top}" x2="{left}" y2="{top + plot_h}" stroke="#333"/>',
+    ticks = [(top, f"{y_max:.0f}"), (top + plot_h, "0")]
+    body = axes(box, height, "offered turns a second (each answered by a reply)", ticks)
+    body += [
         f'<line x1="{left}" y1="{y(TARGET_MS):.1f}" x2="{left + plot_w}" y2="{y(TARGET_MS):.1f}" '
         f'stroke="{OTHER}" stroke-dasharray="2 3"/>',
         f'<text x="{left + plot_w + 4}" y="{y(TARGET_MS) + 4:.1f}">50 ms target</text>',
-        f'<text x="{left - 6}" y="{top + 4}" text-anchor="end">{y_max:.0f}</text>',
-        f'<text x="{left - 6}" y="{top + plot_h + 4}" text-anchor="end">0</text>',
-        f'<text x="{left + plot_w / 2}" y="{height - 8}" text-anchor="middle">'
-        "offered turns a second (each answered by a reply)</text>",
-        f'<text x="12" y="{top + plot_h / 2}" transform="rotate(-90 12 {top + plot_h / 2})" '
-        'text-anchor="middle">ms</text>',
     ]
     for r in rows:
         body.append(
@@ -110,22 +106,8 @@ def chart(rows: list[dict[str, Any]], title: str) -> str:
         )
     for n, (key, label, colour, dashed) in enumerate(LINES):
         points = " ".join(f"{x(r['offered']):.1f},{y(r[key] or 0):.1f}" for r in rows)
-        dash = ' stroke-dasharray="6 4"' if dashed else ""
-        body.append(
-            f'<polyline points="{points}" fill="none" stroke="{colour}" stroke-width="2"{dash}/>'
-        )
-        ly = top + 10 + n * 18
-        body.append(
-            f'<line x1="{left + plot_w + 4}" y1="{ly}" x2="{left + plot_w + 24}" y2="{ly}" '
-            f'stroke="{colour}" stroke-width="2"{dash}/>'
-        )
-        body.append(f'<text x="{left + plot_w + 28}" y="{ly + 4}">{label}</text>')
-    return (
-        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
-        f'{FONT} role="img" aria-label="{title}">'
-        f"<title>{title}</title>"
-        f'<text x="{left}" y="16" font-weight="bold">{title}</text>' + "".join(body) + "</svg>\n"
-    )
+        body += series(box, n, points, label, colour, dashed)
+    return document(width, height, left, title, body)
 
 
 def main() -> None:

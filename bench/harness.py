@@ -23,7 +23,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -34,9 +34,10 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 import aiohttp  # noqa: E402
-from sqlalchemy import func, insert, or_, select, text  # noqa: E402
+from sqlalchemy import Row, func, insert, or_, select, text  # noqa: E402
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine  # noqa: E402
 
+from bot.outbox.lanes import NAMES as LANE_NAMES  # noqa: E402
 from bot.store.migrate import upgrade_async  # noqa: E402
 from bot.store.models import (  # noqa: E402
     Answer,
@@ -118,7 +119,9 @@ class Database:
         return create_async_engine(self.url)
 
 
-async def seed_participants(url: str, count: int, first: int = 0) -> list[int]:
+async def seed_participants(
+    url: str, count: int, first: int = 0, timezone: str = "Europe/London"
+) -> list[int]:
     """Bulk-insert ``count`` SMS participants with consent (not measured)."""
     engine = create_async_engine(url)
     now = datetime.now(UTC)
@@ -128,7 +131,7 @@ async def seed_participants(url: str, count: int, first: int = 0) -> list[int]:
             size = min(SEED_CHUNK, first + count - start)
             rows = [
                 {"phone": phone_of(start + i), "channel": "sms", "language": "en",
-                 "timezone": "Europe/London", "name": "Sam", "status": "active", "consent": True,
+                 "timezone": timezone, "name": "Sam", "status": "active", "consent": True,
                  "consent_at": now, "fields": {}, "demo": False, "created_at": now,
                  "updated_at": now}
                 for i in range(size)
@@ -308,6 +311,10 @@ class Load:
     refused: dict[str, tuple[int, str, str]] = field(default_factory=dict)
     # (seconds since the start, status; 0 when no answer came)
     timeline: list[tuple[float, int]] = field(default_factory=list)
+    # (seconds since the start when sent, round trip in seconds) of each answered webhook,
+    # and of each reply waited for (``replies``): the latencies second by second
+    latency_timeline: list[tuple[float, float]] = field(default_factory=list)
+    reply_timeline: list[tuple[float, float]] = field(default_factory=list)
 
     def summary(self) -> dict[str, Any]:
         ok = sum(n for s, n in self.statuses.items() if 200 <= s < 300)
@@ -476,6 +483,7 @@ async def drive(
             await asyncio.sleep(0.05)
             return
         load.latencies.append(time.perf_counter() - sent)
+        load.latency_timeline.append((sent - began, load.latencies[-1]))
         load.statuses[status] += 1
         load.timeline.append((time.perf_counter() - began, status))
         if 200 <= status < 300:
@@ -486,6 +494,7 @@ async def drive(
             if waits is not None and replies is not None:
                 if await taken(waits, person):
                     load.reply_latencies.append(time.perf_counter() - sent)
+                    load.reply_timeline.append((sent - began, load.reply_latencies[-1]))
                 else:
                     load.errors["no reply within 25 s"] += 1
         else:
@@ -572,6 +581,36 @@ async def start_all(base_url: str, people: list[Person], connections: int = 16) 
         await asyncio.gather(*(worker(client) for _ in range(connections)))
 
 
+async def stagger(base_url: str, people: list[Person], connections: int = 16) -> int:
+    """Answer the first ``n % 3`` questions of person ``n``'s check-in before the load (not
+    measured), so that their check-ins end, and the next ones start, spread over the
+    load: started together, all of them ended in the same second and 1,000 flows were
+    started at once, which held replies back by seconds (stop 26). How many answers."""
+    rng = random.Random(2)
+    queue = list(people)
+    sent = 0
+
+    async def worker(client: aiohttp.ClientSession) -> None:
+        nonlocal sent
+        while queue:
+            person = queue.pop()
+            for _ in range(person.id % len(ANSWERS)):
+                params = inbound_params(
+                    ACCOUNT_SID, new_sid(), person.phone, ANSWERS[person.step](rng)
+                )
+                headers = {**FORM, "X-Twilio-Signature": sign(AUTH_TOKEN, params)}
+                async with client.post(
+                    base_url + INBOUND_PATH, data=encode_form(params), headers=headers
+                ) as response:
+                    assert response.status == 200, await response.text()
+                person.step += 1
+                sent += 1
+
+    async with aiohttp.ClientSession() as client:
+        await asyncio.gather(*(worker(client) for _ in range(connections)))
+    return sent
+
+
 async def outbox_settled(
     engine: AsyncEngine,
     within: float,
@@ -651,29 +690,55 @@ async def exactly_once(engine: AsyncEngine, load: Load, provider: Provider) -> d
     }
 
 
+async def taken_times(provider: Provider) -> dict[int, float]:
+    """When the provider first took each outbox id, as wall-clock timestamps."""
+    stats = await provider.stats(times=True)
+    offset = stats["clock"]["wall"] - stats["clock"]["monotonic"]
+    return {int(k): at + offset for k, at in stats["taken_at"].items()}
+
+
 async def reply_delays(
-    engine: AsyncEngine, provider: Provider, since: datetime, until: datetime
+    engine: AsyncEngine,
+    provider: Provider,
+    since: datetime,
+    until: datetime,
+    people: Collection[int] | None = None,
 ) -> dict[str, Any]:
     """How long the texts queued between ``since`` and ``until`` waited, from their row's
     ``created_at`` to the provider taking them: what a participant waits for the next
-    question, which the webhook's latency does not show when the sender falls behind."""
-    stats = await provider.stats(times=True)
-    offset = stats["clock"]["wall"] - stats["clock"]["monotonic"]
-    taken = {int(k): at + offset for k, at in stats["taken_at"].items()}
+    question, which the webhook's latency does not show when the sender falls behind.
+    ``people``: only the texts to these participants. ``by_lane``: the same for each
+    lane (``bot.outbox.lanes``), as an answer's reply and a new check-in's opening
+    question wait in different queues."""
+    taken = await taken_times(provider)
     async with engine.connect() as db:
         rows = (
             await db.execute(
-                select(OutboxMessage.id, OutboxMessage.created_at).where(
-                    OutboxMessage.created_at >= since, OutboxMessage.created_at <= until
-                )
+                select(
+                    OutboxMessage.id,
+                    OutboxMessage.participant_id,
+                    OutboxMessage.lane,
+                    OutboxMessage.created_at,
+                ).where(OutboxMessage.created_at >= since, OutboxMessage.created_at <= until)
             )
         ).all()
+    if people is not None:
+        rows = [r for r in rows if r.participant_id in people]
+    lanes: dict[str, list[Row[Any]]] = {}
+    for row in rows:
+        lanes.setdefault(LANE_NAMES.get(row.lane, str(row.lane)), []).append(row)
+    return {
+        **_waits(rows, taken, since),
+        "by_lane": {name: _waits(theirs, taken, since) for name, theirs in sorted(lanes.items())},
+    }
+
+
+def _waits(rows: Sequence[Row[Any]], taken: dict[int, float], since: datetime) -> dict[str, Any]:
     pairs = [(r.created_at, taken[r.id] - r.created_at.timestamp()) for r in rows if r.id in taken]
     waited = sorted(delay for _, delay in pairs)
     by_second: dict[int, list[float]] = {}
     for created, delay in pairs:
         by_second.setdefault(int((created - since).total_seconds()), []).append(delay)
-
     return {
         "queued": len(rows),
         "not_taken": len(rows) - len(waited),

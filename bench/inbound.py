@@ -8,6 +8,7 @@
     python bench/inbound.py --database postgresql --serves 2 # two serve processes
     python bench/inbound.py --database sqlite --count-statements  # SQL per turn, counted
     python bench/inbound.py --database sqlite --gc-pauses  # the collector's pauses, timed
+    python bench/inbound.py --database sqlite --replies --seconds 40 --fanout 10000  # beside a burst
 
 One ``python -m bot serve`` process (scheduler and outbox sender in-process, replies
 going out to ``bench/provider.py``, a local fake Twilio) gets ``--connections``
@@ -42,15 +43,25 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.burst import (  # noqa: E402
+    burst_figures,
+    chart,
+    median_outside,
+    seconds_table,
+    seed_due,
+)
 from bench.harness import (  # noqa: E402
     Database,
+    Load,
     MachineCpu,
     Person,
     Profiler,
@@ -71,9 +82,11 @@ from bench.harness import (  # noqa: E402
     scratch,
     seed_history,
     seed_participants,
+    stagger,
     start_all,
+    taken_times,
 )
-from tests.system.processes import ServiceProcess, free_port  # noqa: E402
+from tests.system.processes import ServiceProcess, daytime_zone, free_port  # noqa: E402
 
 PROBES = ROOT / "bench" / "probes"  # sitecustomize for the service processes
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
@@ -147,6 +160,12 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             if args.extra_participants:
                 await seed_participants(db.url, args.extra_participants, first=args.participants)
             ids = await seed_participants(db.url, args.participants)
+            burst_ids: list[int] = []
+            if args.fanout:
+                zone = daytime_zone(datetime.now(UTC))
+                figures["fanout_zone"] = zone
+                first = args.participants + args.extra_participants
+                burst_ids = await seed_participants(db.url, args.fanout, first, timezone=zone)
             if args.history:
                 figures["history_rows"] = await seed_history(db.url, ids, args.history)
             people = [Person(pid, phone_of(i)) for i, pid in enumerate(ids)]
@@ -169,6 +188,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 worker = ServiceProcess("worker", env, folder / "worker.log").start()
                 await worker.ready(within=120)
             await start_all(serve.url, people)
+            if args.fanout:
+                figures["staggered_answers"] = await stagger(serve.url, people)
             await outbox_settled(engine, within=120)  # the opening questions have gone out
             figures["serve_rss_before_mb"] = round(rss_mb(serve.pid), 1)
             samplers = [Sampler(process.pid).start() for process in serves]
@@ -181,6 +202,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 else None
             )
             worker_sampler = Sampler(worker.pid).start() if worker is not None else None
+            due_at = datetime.now(UTC) + timedelta(seconds=args.fanout_at)
+            if burst_ids:
+                await seed_due(db.url, burst_ids, due_at)
             load_before = machine_load()
             machine_cpu = MachineCpu()
             load_started = datetime.now(UTC)
@@ -215,8 +239,12 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             figures["inbound_unprocessed_after"] = await inbound_settled(engine, within=60)
             figures["checks"] = await exactly_once(engine, load, provider)
             figures["reply_delay"] = await reply_delays(
-                engine, provider, load_started, load_stopped
+                engine, provider, load_started, load_stopped, set(ids) if burst_ids else None
             )
+            if burst_ids:
+                figures["fanout"] = await fanout(
+                    engine, provider, load, burst_ids, load_started, due_at
+                )
             for process in [*serves, worker]:
                 if process is not None:
                     process.stop()
@@ -243,6 +271,38 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             if not args.keep:
                 await db.drop()
     return figures
+
+
+async def fanout(
+    engine: AsyncEngine,
+    provider: Provider,
+    load: Load,
+    ids: list[int],
+    since: datetime,
+    due_at: datetime,
+) -> dict[str, Any]:
+    """The burst's figures, the people's seconds beside it, and their medians inside the
+    burst (its first start to its last) and outside it."""
+    burst = await burst_figures(engine, await taken_times(provider), ids, since, due_at)
+    rows = seconds_table(load, burst)
+    first, last = burst["first_started_s"], burst["last_started_s"]
+    during = (
+        range(int(first), int(last) + 1) if first is not None and last is not None else range(0)
+    )
+    burst["people_during_and_otherwise"] = {
+        key: median_outside(rows, key, during)
+        for key in (
+            "turns",
+            "webhook_p50_ms",
+            "webhook_p99_ms",
+            "reply_texts_waited_p50_ms",
+            "opening_texts_waited_p50_ms",
+            "reply_p50_ms",
+            "reply_p99_ms",
+        )
+    }
+    burst["by_second"] = rows
+    return burst
 
 
 def with_replies_out(figures: dict[str, Any], stopped: float) -> dict[str, Any]:
@@ -331,6 +391,16 @@ def parser() -> argparse.ArgumentParser:
         "--openers", action="store_true",
         help="each person waits for a new check-in's first question before answering it",
     )  # fmt: skip
+    p.add_argument(
+        "--fanout", type=int, default=0, metavar="N",
+        help="N more participants whose check-in falls due during the load (bench/burst.py); "
+        "the people answering are staggered, so their check-ins do not end together",
+    )  # fmt: skip
+    p.add_argument(
+        "--fanout-at", type=float, default=5.0, metavar="S",
+        help="seconds into the load their check-ins fall due (the scheduler sweeps every 15 s)",
+    )  # fmt: skip
+    p.add_argument("--svg", type=Path, help="with --fanout: draw the seconds here")
     p.add_argument("--skip-bare", action="store_true")
     p.add_argument("--keep", action="store_true", help="keep the scratch folder and database")
     p.add_argument("--env", action="append", default=[], help="NAME=value for the service")
@@ -346,7 +416,12 @@ def main() -> None:
     args.env = dict(item.split("=", 1) for item in args.env)
     if args.serves < 1 or (args.serves > 1 and args.database != "postgresql"):
         parser().error("--serves above 1 needs --database postgresql (SQLite has one writer)")
-    emit(asyncio.run(run(args)))
+    figures = asyncio.run(run(args))
+    if args.svg is not None and "fanout" in figures:
+        title = f"{args.fanout:,} check-ins falling due beside the answers ({args.database})"
+        args.svg.write_text(chart(figures["fanout"]["by_second"], title))
+        figures["fanout"]["chart"] = str(args.svg)
+    emit(figures)
 
 
 if __name__ == "__main__":

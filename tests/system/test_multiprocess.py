@@ -33,6 +33,7 @@ from tests.system.processes import (
     API_TOKEN,
     INBOUND_PATH,
     ServiceProcess,
+    daytime_zone,
     encode_form,
     inbound_params,
     service_env,
@@ -49,14 +50,6 @@ EXPECTED_ANSWERS = [("sleep_quality", 7), ("pain_woke", "no"), ("hours_slept", 6
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 OUTBOX_ID = re.compile(r"[?&]outbox=(\d+)")
 SETTLED = 40.0  # seconds allowed for both workers to drain everything
-
-
-def daytime_zone(now: datetime) -> str:
-    """A fixed-offset zone where it is early afternoon now, so no quiet hours defer a check-in."""
-    offset = (13 - now.hour) % 24
-    if offset > 14:
-        offset -= 24
-    return "Etc/GMT" if offset == 0 else f"Etc/GMT{-offset:+d}"
 
 
 @dataclass

@@ -1,0 +1,242 @@
+"""A burst of scheduled check-ins falling due while people are answering others
+(``bench/inbound.py --fanout N``): what the evening fan-out costs the people in the
+middle of a conversation at the time.
+
+``bench/fanout.py`` measures the fan-out alone, with a fixed clock; here the serve
+process's own scheduler (its ``schedule_run`` sweep, every 15 s) finds ``N`` check-ins
+due a few seconds into the inbound load and starts them, and its sender sends their
+opening texts beside the replies. The fan-out's people live in a zone where it is
+early afternoon now (``daytime_zone``), so that quiet hours do not hold their texts back,
+whatever the hour here.
+
+Not a test module: ``bench/inbound.py`` imports it.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections import Counter
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Row, insert, select
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from bench.harness import Load, percentile
+from bench.svgplot import axes, document, series
+from bot.outbox.lanes import BULK, NAMES, REPLY
+from bot.reports.svg import ANSWERED, MISSED, OTHER
+from bot.store.models import OutboxMessage
+from bot.store.models.scheduling import ScheduledItem
+
+FLOW = "sleep_checkin"
+CHUNK = 5000
+
+
+async def seed_due(url: str, ids: Sequence[int], due_at: datetime) -> None:
+    """A check-in due at ``due_at`` for each participant (not measured)."""
+    engine = create_async_engine(url)
+    async with engine.begin() as db:
+        for start in range(0, len(ids), CHUNK):
+            await db.execute(
+                insert(ScheduledItem),
+                [{"key": f"bench-burst:{pid}", "participant_id": pid, "kind": "checkin",
+                  "flow_id": FLOW, "params": {}, "due_at": due_at, "status": "pending",
+                  "attempts": 0, "created_at": due_at - timedelta(days=1)}
+                 for pid in ids[start : start + CHUNK]],
+            )  # fmt: skip
+    await engine.dispose()
+
+
+def _seconds(at: datetime | None, since: datetime) -> float | None:
+    return None if at is None else round((at - since).total_seconds(), 2)
+
+
+async def burst_figures(
+    engine: AsyncEngine,
+    taken: dict[int, float],
+    ids: Sequence[int],
+    since: datetime,
+    due_at: datetime,
+) -> dict[str, Any]:
+    """When the burst's flows started and their texts reached the provider (seconds since
+    the load began), and how long those texts waited. ``taken``: wall-clock times at which
+    the provider took each outbox id."""
+    people = set(ids)
+    async with engine.connect() as db:
+        items = (
+            await db.execute(
+                select(ScheduledItem.status, ScheduledItem.outcome, ScheduledItem.done_at).where(
+                    ScheduledItem.key.like("bench-burst:%")
+                )
+            )
+        ).all()
+        texts = (
+            await db.execute(
+                select(
+                    OutboxMessage.id,
+                    OutboxMessage.participant_id,
+                    OutboxMessage.status,
+                    OutboxMessage.lane,
+                    OutboxMessage.created_at,
+                )
+            )
+        ).all()
+    theirs = [t for t in texts if t.participant_id not in people and t.created_at >= since]
+    texts = [t for t in texts if t.participant_id in people]
+    done = sorted(i.done_at for i in items if i.done_at is not None and i.outcome == "started")
+    waited = sorted(taken[t.id] - t.created_at.timestamp() for t in texts if t.id in taken)
+    at_provider = sorted(taken[t.id] for t in texts if t.id in taken)
+    start = since.timestamp()
+    return {
+        "check_ins": len(items),
+        "due_at_s": _seconds(due_at, since),
+        "outcomes": dict(Counter(f"{i.status}/{i.outcome}" for i in items)),
+        "first_started_s": _seconds(done[0], since) if done else None,
+        "last_started_s": _seconds(done[-1], since) if done else None,
+        "texts": len(texts),
+        "texts_by_status": dict(Counter(t.status for t in texts)),
+        "first_text_at_provider_s": round(at_provider[0] - start, 2) if at_provider else None,
+        "last_text_at_provider_s": round(at_provider[-1] - start, 2) if at_provider else None,
+        "texts_waited_p50_s": percentile(waited, 0.50),
+        "texts_waited_p99_s": percentile(waited, 0.99),
+        "texts_waited_max_s": round(waited[-1], 2) if waited else None,
+        "started_by_second": _counts([(d - since).total_seconds() for d in done]),
+        "texts_at_provider_by_second": _counts([at - start for at in at_provider]),
+        # the median wait (s) of the other people's texts queued in each second, by lane
+        "people_texts_waited_by_second": {
+            NAMES[lane]: _medians([_wait(t, taken, start) for t in theirs if t.lane == lane])
+            for lane in (REPLY, BULK)
+        },
+    }
+
+
+def _wait(text: Row[Any], taken: dict[int, float], start: float) -> tuple[float, float | None]:
+    """(seconds into the load it was queued, seconds it waited; None if never taken)."""
+    queued = text.created_at.timestamp()
+    return queued - start, (taken[text.id] - queued) if text.id in taken else None
+
+
+def _medians(pairs: Sequence[tuple[float, float | None]]) -> dict[int, float]:
+    grouped: dict[int, list[float]] = {}
+    for at, value in pairs:
+        if value is not None:
+            grouped.setdefault(int(at), []).append(value)
+    return {second: round(statistics.median(v), 3) for second, v in sorted(grouped.items())}
+
+
+def _counts(offsets: Sequence[float]) -> dict[int, int]:
+    return dict(sorted(Counter(int(o) for o in offsets if o >= 0).items()))
+
+
+def _by_second(pairs: Sequence[tuple[float, float]], p: float) -> dict[int, float]:
+    """The ``p`` percentile, in ms, of the values sent in each whole second."""
+    grouped: dict[int, list[float]] = {}
+    for at, value in pairs:
+        grouped.setdefault(int(at), []).append(value)
+    return {
+        second: percentile(sorted(values), p, scale=1000, digits=1) or 0.0
+        for second, values in sorted(grouped.items())
+    }
+
+
+def seconds_table(load: Load, burst: dict[str, Any]) -> list[dict[str, Any]]:
+    """Second by second: the people's turns and what they waited, beside the burst."""
+    turns = Counter(int(at) for at, status in load.timeline if 200 <= status < 300)
+    webhook_p50 = _by_second(load.latency_timeline, 0.50)
+    webhook_p99 = _by_second(load.latency_timeline, 0.99)
+    reply_p50 = _by_second(load.reply_timeline, 0.50)
+    reply_p99 = _by_second(load.reply_timeline, 0.99)
+    started, sent = burst["started_by_second"], burst["texts_at_provider_by_second"]
+    waited = burst["people_texts_waited_by_second"]
+    return [
+        {
+            "second": second,
+            "turns": turns.get(second, 0),
+            "webhook_p50_ms": webhook_p50.get(second),
+            "webhook_p99_ms": webhook_p99.get(second),
+            "reply_p50_ms": reply_p50.get(second),
+            "reply_p99_ms": reply_p99.get(second),
+            "reply_texts_waited_p50_ms": _ms(waited["reply"].get(second)),
+            "opening_texts_waited_p50_ms": _ms(waited["bulk"].get(second)),
+            "burst_started": started.get(second, 0),
+            "burst_texts_sent": sent.get(second, 0),
+        }
+        for second in range(int(load.seconds))
+    ]
+
+
+def _ms(seconds: float | None) -> float | None:
+    return None if seconds is None else round(seconds * 1000, 1)
+
+
+def median_outside(rows: Sequence[dict[str, Any]], key: str, during: range) -> dict[str, Any]:
+    """``key``'s median over the seconds inside ``during`` and over the rest."""
+    inside = [r[key] for r in rows if r["second"] in during and r[key] is not None]
+    outside = [r[key] for r in rows if r["second"] not in during and r[key] is not None]
+    return {
+        "during": round(statistics.median(inside), 1) if inside else None,
+        "otherwise": round(statistics.median(outside), 1) if outside else None,
+    }
+
+
+LINES = (  # (figure, label, colour, dashed)
+    ("webhook_p50_ms", "webhook p50", ANSWERED, False),
+    ("webhook_p99_ms", "webhook p99", ANSWERED, True),
+    ("reply_texts_waited_p50_ms", "replies' wait for the provider, p50", MISSED, False),
+    ("reply_p99_ms", "answer to reply at provider, p99", MISSED, True),
+)
+LOW, HIGH = 5.0, 50_000.0  # ms: the chart's logarithmic range
+TICKS = ((10.0, "10 ms"), (100.0, "100 ms"), (1000.0, "1 s"), (10_000.0, "10 s"))
+
+
+def chart(rows: Sequence[dict[str, Any]], title: str) -> str:
+    """Per second, on a logarithmic scale: what the people waited (lines: the webhook's
+    answer, their replies' wait for the provider), over the burst's starts (grey bars,
+    scaled to the busiest second)."""
+    width, height, left, right, top, bottom = 760, 320, 60, 230, 30, 40
+    box = (left, top, width - left - right, height - top - bottom)
+    plot_w, plot_h = box[2], box[3]
+    x_max = max(len(rows), 1)
+    bar_max = max([1, *(r["burst_started"] for r in rows)])
+
+    def x(second: float) -> float:
+        return left + plot_w * second / x_max
+
+    def y(ms: float) -> float:
+        ms = min(max(ms, LOW), HIGH)
+        return top + plot_h * (1 - math.log10(ms / LOW) / math.log10(HIGH / LOW))
+
+    body = [
+        f'<rect x="{x(r["second"]):.1f}" y="{top + plot_h * (1 - r["burst_started"] / bar_max):.1f}" '
+        f'width="{plot_w / x_max:.1f}" height="{plot_h * r["burst_started"] / bar_max:.1f}" '
+        f'fill="{OTHER}" fill-opacity="0.3"/>'
+        for r in rows
+        if r["burst_started"]
+    ]
+    body += [
+        f'<line x1="{left}" y1="{y(ms):.1f}" x2="{left + plot_w}" y2="{y(ms):.1f}" stroke="#ddd"/>'
+        for ms, _ in TICKS
+    ]
+    body += axes(box, height, "seconds into the load", [(y(ms), label) for ms, label in TICKS], "")
+    for second in range(0, x_max + 1, 5):
+        body.append(
+            f'<text x="{x(second):.1f}" y="{top + plot_h + 14}" text-anchor="middle">{second}</text>'
+        )
+    drawn = [line for line in LINES if any(r[line[0]] is not None for r in rows)]
+    for n, (key, label, colour, dashed) in enumerate(drawn):
+        points = " ".join(
+            f"{x(r['second'] + 0.5):.1f},{y(r[key]):.1f}" for r in rows if r[key] is not None
+        )
+        body += series(box, n, points, label, colour, dashed)
+    ly = top + 10 + len(drawn) * 18
+    body.append(
+        f'<rect x="{left + plot_w + 4}" y="{ly - 5}" width="20" height="10" fill="{OTHER}" '
+        'fill-opacity="0.3"/>'
+    )
+    body.append(
+        f'<text x="{left + plot_w + 28}" y="{ly + 4}">check-ins started (max {bar_max}/s)</text>'
+    )
+    return document(width, height, left, title, body)
