@@ -27,6 +27,7 @@ from bot.host.flows import end_session, live_session, look_back_keys, start_flow
 from bot.host.inbound import _lock
 from bot.host.outbox import enqueue
 from bot.host.services import Services
+from bot.outbox.backlog import replies_behind
 from bot.staff.carer_messages import remind_carer
 from bot.store.bulk import Held
 from bot.store.models import FlowSession, Participant
@@ -42,6 +43,14 @@ CONCURRENCY = {"postgresql": 8}  # batches acted on at once per worker (pool siz
 RUN_TOGETHER = 32  # claimed rows of different participants acted on in one transaction
 STALE_CLAIM = timedelta(minutes=5)
 MAX_ATTEMPTS = 5  # a row that keeps failing is dropped, not retried for ever
+# How long one tick of the run sweep may wait for the sender to catch up on replies
+# (``run_due(yield_to_replies=True)``): under the sweep's 15 s interval, so a waiting
+# tick never makes APScheduler skip the next one.
+YIELD_SECONDS = 12.0
+YIELD_STEP = 0.1
+# Rows a yielding tick claims at a time: a batch's starts hold the event loop (and SQLite's
+# write lock) for their whole run, and each asks again only between batches.
+YIELD_BATCH = 64
 BUSY_RETRY = timedelta(minutes=15)
 NUDGE_AFTER = timedelta(hours=2)
 NUDGE_CONTEXT = "service"
@@ -368,17 +377,49 @@ async def run_claimed(services: Services, claimed: list[Claimed]) -> list[str]:
     return [outcomes[row.id] for row in claimed]
 
 
-async def run_due(services: Services, batch: int = BATCH, max_batches: int = MAX_BATCHES) -> int:
-    """The run sweep: claim and act until nothing is due (or this tick's share is done)."""
+async def run_due(
+    services: Services,
+    batch: int = BATCH,
+    max_batches: int = MAX_BATCHES,
+    *,
+    yield_to_replies: bool = False,
+    yield_seconds: float = YIELD_SECONDS,
+) -> int:
+    """The run sweep: claim and act until nothing is due (or this tick's share,
+    ``batch * max_batches`` rows, is done).
+
+    ``yield_to_replies`` (the scheduler's own sweep): claim ``YIELD_BATCH`` rows at a time
+    and, after the first, wait while the sender is behind on replies
+    (``bot.outbox.backlog``), for at most ``yield_seconds`` a tick. A tick whose wait runs
+    out ends there, so check-ins still start, a batch a tick, while replies cannot go
+    (a provider down)."""
+    share = batch * max_batches
+    if yield_to_replies:
+        batch = min(batch, YIELD_BATCH)
     handled = 0
-    for _ in range(max_batches):
-        claimed = await claim_due(services, batch)
+    waited = 0.0
+    while handled < share:
+        if yield_to_replies and handled:
+            waited += await _while_replies_wait(services, yield_seconds - waited)
+            if waited >= yield_seconds:
+                break
+        claimed = await claim_due(services, min(batch, share - handled))
         if not claimed:
             break
         await run_claimed(services, claimed)
         handled += len(claimed)
         services.outbox_wake.set()
     return handled
+
+
+async def _while_replies_wait(services: Services, budget: float) -> float:
+    """Sleep while replies wait to be sent, up to ``budget`` seconds; the seconds slept."""
+    slept = 0.0
+    while slept < budget and await replies_behind(services):
+        step = min(YIELD_STEP, budget - slept)
+        await asyncio.sleep(step)
+        slept += step
+    return slept
 
 
 async def recover_claims(services: Services) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Awaitable, Callable
 
@@ -48,7 +49,7 @@ def build_scheduler(services: Services) -> AsyncIOScheduler:
         ("outbox_reconcile", reconcile_uncertain, 60),  # uncertain sends (issue 9)
         ("schedule_preferences", adopt_preferences, 60),
         ("schedule_plan", plan_checkins, 60),
-        ("schedule_run", run_due, 15),
+        ("schedule_run", functools.partial(run_due, yield_to_replies=True), 15),
         ("schedule_review", review_checkins, 60),
         ("schedule_recovery", recover_claims, 60),
         ("escalation_notify", notify_sweep, 15),
