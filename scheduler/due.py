@@ -44,8 +44,9 @@ RUN_TOGETHER = 32  # claimed rows of different participants acted on in one tran
 STALE_CLAIM = timedelta(minutes=5)
 MAX_ATTEMPTS = 5  # a row that keeps failing is dropped, not retried for ever
 # How long one tick of the run sweep may wait for the sender to catch up on replies
-# (``run_due(yield_to_replies=True)``): under the sweep's 15 s interval, so a waiting
-# tick never makes APScheduler skip the next one.
+# (``run_due(yield_to_replies=True)``), under the sweep's 15 s interval. A tick that also
+# starts thousands of check-ins can still outrun the interval; APScheduler then skips
+# the next tick (max_instances=1), as it did before the sweep waited.
 YIELD_SECONDS = 12.0
 YIELD_STEP = 0.1
 # Rows a yielding tick claims at a time: a batch's starts hold the event loop (and SQLite's

@@ -3,9 +3,10 @@
 The scheduler's due sweep asks between batches of check-in starts. A burst of starts
 (the evening fan-out) shares the process, and on SQLite the write lock, with the turns
 and the sender: beside 150 answers a second, 10,000 check-ins falling due held the
-replies to those answers back by up to 13 s (``bench/inbound.py --fanout``), while the
-sweep started them at 400-600 a second, faster than their own texts could go. People in
-the middle of a conversation come first; the fan-out waits for them.
+replies to those answers back by up to 16.5 s on SQLite and 36.5 s on PostgreSQL (39.8 s
+with the sweep in a worker process; ``bench/inbound.py --fanout``), while the sweep
+started them at 400-600 a second, faster than their own texts could go. People in the
+middle of a conversation come first; the fan-out waits for them.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from bot.outbox.lanes import REPLY, URGENT
 from bot.store.models import OutboxMessage
 
 # A reply or urgent text due this long ago and not yet on its way: the sender is behind
-# (it takes them within 20-80 ms when it keeps up, bench/inbound.py --replies).
+# (a median of 10-80 ms when it keeps up: bench/inbound.py --replies, --rate 150).
 BEHIND = timedelta(seconds=0.5)
 
 # Read through ix_outbox_due (status, lane, not_before): four short ranges, one row at most.
