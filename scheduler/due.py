@@ -49,6 +49,11 @@ MAX_ATTEMPTS = 5  # a row that keeps failing is dropped, not retried for ever
 # the next tick (max_instances=1), as it did before the sweep waited.
 YIELD_SECONDS = 12.0
 YIELD_STEP = 0.1
+# ...and at most this long before each batch: when the answers alone are more than the
+# sender keeps up with (bench/inbound.py --rate 250 --fanout 10000 on SQLite), replies
+# never catch up, and waiting the whole tick started 64 check-ins every 15 s, too few
+# to start a 10,000-person fan-out inside its 15-minute window.
+YIELD_PER_BATCH = 1.0
 # Rows a yielding tick claims at a time: a batch's starts hold the event loop (and SQLite's
 # write lock) for their whole run, and each asks again only between batches.
 YIELD_BATCH = 64
@@ -385,15 +390,17 @@ async def run_due(
     *,
     yield_to_replies: bool = False,
     yield_seconds: float = YIELD_SECONDS,
+    yield_per_batch: float = YIELD_PER_BATCH,
 ) -> int:
     """The run sweep: claim and act until nothing is due (or this tick's share,
     ``batch * max_batches`` rows, is done).
 
     ``yield_to_replies`` (the scheduler's own sweep): claim ``YIELD_BATCH`` rows at a time
     and, after the first, wait while the sender is behind on replies
-    (``bot.outbox.backlog``), for at most ``yield_seconds`` a tick. A tick whose wait runs
-    out ends there, so check-ins still start, a batch a tick, while replies cannot go
-    (a provider down)."""
+    (``bot.outbox.backlog``), for at most ``yield_per_batch`` before a batch and
+    ``yield_seconds`` a tick. A tick whose wait runs out ends there. So the check-ins give
+    way but still start: about a batch a second while the sender stays behind, a batch a
+    tick when replies cannot go at all (a provider down)."""
     share = batch * max_batches
     if yield_to_replies:
         batch = min(batch, YIELD_BATCH)
@@ -401,7 +408,8 @@ async def run_due(
     waited = 0.0
     while handled < share:
         if yield_to_replies and handled:
-            waited += await _while_replies_wait(services, yield_seconds - waited)
+            budget = min(yield_per_batch, yield_seconds - waited)
+            waited += await _while_replies_wait(services, budget)
             if waited >= yield_seconds:
                 break
         claimed = await claim_due(services, min(batch, share - handled))

@@ -109,6 +109,18 @@ async def test_a_late_reply_holds_the_tick_after_its_first_batch(
     assert await _started(services) == 5
 
 
+async def test_while_replies_stay_late_the_tick_waits_a_little_before_each_batch(
+    services: Services,
+) -> None:
+    await _due_checkins(services, 5)
+    waiting = await make_participant(services)
+    await _row(services, waiting, "flow", True, "pending", 2 * BEHIND)
+    handled = await run_due(
+        services, batch=2, yield_to_replies=True, yield_seconds=5.0, yield_per_batch=0.1
+    )
+    assert handled == 5  # three batches, each after at most 0.1 s of waiting
+
+
 async def test_the_tick_goes_on_once_the_reply_is_sent(services: Services) -> None:
     await _due_checkins(services, 5)
     waiting = await make_participant(services)
