@@ -399,8 +399,8 @@ async def run_due(
     and, after the first, wait while the sender is behind on replies
     (``bot.outbox.backlog``), for at most ``yield_per_batch`` before a batch and
     ``yield_seconds`` a tick. A tick whose wait runs out ends there. So the check-ins give
-    way but still start: about a batch a second while the sender stays behind, a batch a
-    tick when replies cannot go at all (a provider down)."""
+    way but still start: about a batch a second while the sender stays behind, whether
+    the answers are too many for it or replies cannot go at all (a provider down)."""
     share = batch * max_batches
     if yield_to_replies:
         batch = min(batch, YIELD_BATCH)
