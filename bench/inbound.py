@@ -8,7 +8,7 @@
     python bench/inbound.py --database postgresql --serves 2 # two serve processes
     python bench/inbound.py --database sqlite --count-statements  # SQL per turn, counted
     python bench/inbound.py --database sqlite --gc-pauses  # the collector's pauses, timed
-    python bench/inbound.py --database sqlite --replies --seconds 40 --fanout 10000  # beside a burst
+    python bench/inbound.py --database sqlite --rate 150 --seconds 40 --fanout 10000  # beside a burst
 
 One ``python -m bot serve`` process (scheduler and outbox sender in-process, replies
 going out to ``bench/provider.py``, a local fake Twilio) gets ``--connections``
