@@ -24,7 +24,7 @@ from typing import Any
 from sqlalchemy import Row, insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from bench.harness import Load, percentile
+from bench.harness import Load, Provider, by_second, percentile, taken_times
 from bench.svgplot import axes, document, series
 from bot.outbox.lanes import BULK, NAMES, REPLY
 from bot.reports.svg import ANSWERED, MISSED, OTHER
@@ -107,48 +107,42 @@ async def burst_figures(
         "texts_at_provider_by_second": _counts([at - start for at in at_provider]),
         # the median wait (s) of the other people's texts queued in each second, by lane
         "people_texts_waited_by_second": {
-            NAMES[lane]: _medians([_wait(t, taken, start) for t in theirs if t.lane == lane])
+            NAMES[lane]: _medians(
+                [_wait(t, taken, start) for t in theirs if t.lane == lane and t.id in taken]
+            )
             for lane in (REPLY, BULK)
         },
     }
 
 
-def _wait(text: Row[Any], taken: dict[int, float], start: float) -> tuple[float, float | None]:
-    """(seconds into the load it was queued, seconds it waited; None if never taken)."""
+def _wait(text: Row[Any], taken: dict[int, float], start: float) -> tuple[float, float]:
+    """(seconds into the load it was queued, seconds it waited for the provider)."""
     queued = text.created_at.timestamp()
-    return queued - start, (taken[text.id] - queued) if text.id in taken else None
+    return queued - start, taken[text.id] - queued
 
 
-def _medians(pairs: Sequence[tuple[float, float | None]]) -> dict[int, float]:
-    grouped: dict[int, list[float]] = {}
-    for at, value in pairs:
-        if value is not None:
-            grouped.setdefault(int(at), []).append(value)
-    return {second: round(statistics.median(v), 3) for second, v in sorted(grouped.items())}
+def _medians(pairs: Sequence[tuple[float, float]]) -> dict[int, float]:
+    return {second: round(statistics.median(v), 3) for second, v in by_second(pairs).items()}
 
 
 def _counts(offsets: Sequence[float]) -> dict[int, int]:
     return dict(sorted(Counter(int(o) for o in offsets if o >= 0).items()))
 
 
-def _by_second(pairs: Sequence[tuple[float, float]], p: float) -> dict[int, float]:
-    """The ``p`` percentile, in ms, of the values sent in each whole second."""
-    grouped: dict[int, list[float]] = {}
-    for at, value in pairs:
-        grouped.setdefault(int(at), []).append(value)
-    return {
-        second: percentile(sorted(values), p, scale=1000, digits=1) or 0.0
-        for second, values in sorted(grouped.items())
-    }
+def _percentiles(pairs: Sequence[tuple[float, float]], *ps: float) -> list[dict[int, float]]:
+    """For each of ``ps``, that percentile, in ms, of the values sent in each whole second."""
+    grouped = {second: sorted(values) for second, values in by_second(pairs).items()}
+    return [
+        {second: percentile(v, p, scale=1000, digits=1) or 0.0 for second, v in grouped.items()}
+        for p in ps
+    ]
 
 
 def seconds_table(load: Load, burst: dict[str, Any]) -> list[dict[str, Any]]:
     """Second by second: the people's turns and what they waited, beside the burst."""
     turns = Counter(int(at) for at, status in load.timeline if 200 <= status < 300)
-    webhook_p50 = _by_second(load.latency_timeline, 0.50)
-    webhook_p99 = _by_second(load.latency_timeline, 0.99)
-    reply_p50 = _by_second(load.reply_timeline, 0.50)
-    reply_p99 = _by_second(load.reply_timeline, 0.99)
+    webhook_p50, webhook_p99 = _percentiles(load.latency_timeline, 0.50, 0.99)
+    reply_p50, reply_p99 = _percentiles(load.reply_timeline, 0.50, 0.99)
     started, sent = burst["started_by_second"], burst["texts_at_provider_by_second"]
     waited = burst["people_texts_waited_by_second"]
     return [
@@ -166,6 +160,38 @@ def seconds_table(load: Load, burst: dict[str, Any]) -> list[dict[str, Any]]:
         }
         for second in range(int(load.seconds))
     ]
+
+
+async def report(
+    engine: AsyncEngine,
+    provider: Provider,
+    load: Load,
+    ids: list[int],
+    since: datetime,
+    due_at: datetime,
+) -> dict[str, Any]:
+    """The burst's figures, the people's seconds beside it, and their medians inside the
+    burst (its first start to its last) and outside it."""
+    burst = await burst_figures(engine, await taken_times(provider), ids, since, due_at)
+    rows = seconds_table(load, burst)
+    first, last = burst["first_started_s"], burst["last_started_s"]
+    during = (
+        range(int(first), int(last) + 1) if first is not None and last is not None else range(0)
+    )
+    burst["people_during_and_otherwise"] = {
+        key: median_outside(rows, key, during)
+        for key in (
+            "turns",
+            "webhook_p50_ms",
+            "webhook_p99_ms",
+            "reply_texts_waited_p50_ms",
+            "opening_texts_waited_p50_ms",
+            "reply_p50_ms",
+            "reply_p99_ms",
+        )
+    }
+    burst["by_second"] = rows
+    return burst
 
 
 def _ms(seconds: float | None) -> float | None:

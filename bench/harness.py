@@ -23,7 +23,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Collection, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -299,9 +299,6 @@ class Load:
     """What one driver run sent and what came back."""
 
     seconds: float = 0.0
-    latencies: list[float] = field(default_factory=list)  # webhook round trips, seconds
-    # webhook sent to its reply taken by the provider, seconds (``drive(replies=...)``)
-    reply_latencies: list[float] = field(default_factory=list)
     start_latencies: list[float] = field(default_factory=list)  # API flow starts, seconds
     statuses: Counter[int] = field(default_factory=Counter)
     errors: Counter[str] = field(default_factory=Counter)
@@ -312,9 +309,19 @@ class Load:
     # (seconds since the start, status; 0 when no answer came)
     timeline: list[tuple[float, int]] = field(default_factory=list)
     # (seconds since the start when sent, round trip in seconds) of each answered webhook,
-    # and of each reply waited for (``replies``): the latencies second by second
+    # and of each reply waited for (``drive(replies=...)``: webhook sent to its reply taken
+    # by the provider)
     latency_timeline: list[tuple[float, float]] = field(default_factory=list)
     reply_timeline: list[tuple[float, float]] = field(default_factory=list)
+
+    @property
+    def latencies(self) -> list[float]:
+        """Webhook round trips, seconds."""
+        return [latency for _, latency in self.latency_timeline]
+
+    @property
+    def reply_latencies(self) -> list[float]:
+        return [latency for _, latency in self.reply_timeline]
 
     def summary(self) -> dict[str, Any]:
         ok = sum(n for s, n in self.statuses.items() if 200 <= s < 300)
@@ -362,6 +369,12 @@ _run = random.Random().getrandbits(32)
 
 def new_sid() -> str:
     return f"SM{_run:08x}{next(_sids):024x}"
+
+
+def signed_webhook(sid: str, phone: str, body: str) -> tuple[bytes, dict[str, str]]:
+    """The form body and headers of an inbound SMS from ``phone``, signed as Twilio signs it."""
+    params = inbound_params(ACCOUNT_SID, sid, phone, body)
+    return encode_form(params), {**FORM, "X-Twilio-Signature": sign(AUTH_TOKEN, params)}
 
 
 async def drive(
@@ -467,13 +480,10 @@ async def drive(
             return
         body = ANSWERS[person.step % len(ANSWERS)](rng)
         sid = new_sid()
-        params = inbound_params(ACCOUNT_SID, sid, person.phone, body)
-        headers = {**FORM, "X-Twilio-Signature": sign(AUTH_TOKEN, params)}
+        data, headers = signed_webhook(sid, person.phone, body)
         sent = time.perf_counter()
         try:
-            async with client.post(
-                base_url + INBOUND_PATH, data=encode_form(params), headers=headers
-            ) as response:
+            async with client.post(base_url + INBOUND_PATH, data=data, headers=headers) as response:
                 await response.read()
                 status = response.status
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
@@ -482,8 +492,7 @@ async def drive(
             load.timeline.append((time.perf_counter() - began, 0))
             await asyncio.sleep(0.05)
             return
-        load.latencies.append(time.perf_counter() - sent)
-        load.latency_timeline.append((sent - began, load.latencies[-1]))
+        load.latency_timeline.append((sent - began, time.perf_counter() - sent))
         load.statuses[status] += 1
         load.timeline.append((time.perf_counter() - began, status))
         if 200 <= status < 300:
@@ -493,8 +502,7 @@ async def drive(
                 person.expected = (person.expected or 0) + 1
             if waits is not None and replies is not None:
                 if await taken(waits, person):
-                    load.reply_latencies.append(time.perf_counter() - sent)
-                    load.reply_timeline.append((sent - began, load.reply_latencies[-1]))
+                    load.reply_timeline.append((sent - began, time.perf_counter() - sent))
                 else:
                     load.errors["no reply within 25 s"] += 1
         else:
@@ -546,11 +554,10 @@ async def resend(base_url: str, load: Load, rounds: int = 20) -> int:
     async with aiohttp.ClientSession() as client:
         for _ in range(rounds):
             for sid, (pid, phone, body) in list(load.refused.items()):
-                params = inbound_params(ACCOUNT_SID, sid, phone, body)
-                headers = {**FORM, "X-Twilio-Signature": sign(AUTH_TOKEN, params)}
+                data, headers = signed_webhook(sid, phone, body)
                 with contextlib.suppress(aiohttp.ClientError, OSError, TimeoutError):
                     async with client.post(
-                        base_url + INBOUND_PATH, data=encode_form(params), headers=headers
+                        base_url + INBOUND_PATH, data=data, headers=headers
                     ) as response:
                         if 200 <= response.status < 300:
                             load.accepted[sid] = pid
@@ -595,12 +602,9 @@ async def stagger(base_url: str, people: list[Person], connections: int = 16) ->
         while queue:
             person = queue.pop()
             for _ in range(person.id % len(ANSWERS)):
-                params = inbound_params(
-                    ACCOUNT_SID, new_sid(), person.phone, ANSWERS[person.step](rng)
-                )
-                headers = {**FORM, "X-Twilio-Signature": sign(AUTH_TOKEN, params)}
+                data, headers = signed_webhook(new_sid(), person.phone, ANSWERS[person.step](rng))
                 async with client.post(
-                    base_url + INBOUND_PATH, data=encode_form(params), headers=headers
+                    base_url + INBOUND_PATH, data=data, headers=headers
                 ) as response:
                     assert response.status == 200, await response.text()
                 person.step += 1
@@ -733,12 +737,21 @@ async def reply_delays(
     }
 
 
+def by_second(pairs: Iterable[tuple[float, float]]) -> dict[int, list[float]]:
+    """(seconds since the start, value) pairs grouped by the whole second, in order."""
+    grouped: dict[int, list[float]] = {}
+    for at, value in pairs:
+        grouped.setdefault(int(at), []).append(value)
+    return dict(sorted(grouped.items()))
+
+
 def _waits(rows: Sequence[Row[Any]], taken: dict[int, float], since: datetime) -> dict[str, Any]:
-    pairs = [(r.created_at, taken[r.id] - r.created_at.timestamp()) for r in rows if r.id in taken]
+    pairs = [
+        ((r.created_at - since).total_seconds(), taken[r.id] - r.created_at.timestamp())
+        for r in rows
+        if r.id in taken
+    ]
     waited = sorted(delay for _, delay in pairs)
-    by_second: dict[int, list[float]] = {}
-    for created, delay in pairs:
-        by_second.setdefault(int((created - since).total_seconds()), []).append(delay)
     return {
         "queued": len(rows),
         "not_taken": len(rows) - len(waited),
@@ -748,7 +761,7 @@ def _waits(rows: Sequence[Row[Any]], taken: dict[int, float], since: datetime) -
         "max_s": round(waited[-1], 2) if waited else None,
         # the median wait of the texts queued in each second of the load, in order
         "p50_s_by_second": [
-            round(statistics.median(by_second[second]), 2) for second in sorted(by_second)
+            round(statistics.median(delays), 2) for delays in by_second(pairs).values()
         ],
     }
 

@@ -47,21 +47,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncEngine
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.burst import (  # noqa: E402
-    burst_figures,
-    chart,
-    median_outside,
-    seconds_table,
-    seed_due,
-)
+from bench.burst import chart, report, seed_due  # noqa: E402
 from bench.harness import (  # noqa: E402
     Database,
-    Load,
     MachineCpu,
     Person,
     Profiler,
@@ -84,7 +75,6 @@ from bench.harness import (  # noqa: E402
     seed_participants,
     stagger,
     start_all,
-    taken_times,
 )
 from tests.system.processes import ServiceProcess, daytime_zone, free_port  # noqa: E402
 
@@ -242,7 +232,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 engine, provider, load_started, load_stopped, set(ids) if burst_ids else None
             )
             if burst_ids:
-                figures["fanout"] = await fanout(
+                figures["fanout"] = await report(
                     engine, provider, load, burst_ids, load_started, due_at
                 )
             for process in [*serves, worker]:
@@ -271,38 +261,6 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             if not args.keep:
                 await db.drop()
     return figures
-
-
-async def fanout(
-    engine: AsyncEngine,
-    provider: Provider,
-    load: Load,
-    ids: list[int],
-    since: datetime,
-    due_at: datetime,
-) -> dict[str, Any]:
-    """The burst's figures, the people's seconds beside it, and their medians inside the
-    burst (its first start to its last) and outside it."""
-    burst = await burst_figures(engine, await taken_times(provider), ids, since, due_at)
-    rows = seconds_table(load, burst)
-    first, last = burst["first_started_s"], burst["last_started_s"]
-    during = (
-        range(int(first), int(last) + 1) if first is not None and last is not None else range(0)
-    )
-    burst["people_during_and_otherwise"] = {
-        key: median_outside(rows, key, during)
-        for key in (
-            "turns",
-            "webhook_p50_ms",
-            "webhook_p99_ms",
-            "reply_texts_waited_p50_ms",
-            "opening_texts_waited_p50_ms",
-            "reply_p50_ms",
-            "reply_p99_ms",
-        )
-    }
-    burst["by_second"] = rows
-    return burst
 
 
 def with_replies_out(figures: dict[str, Any], stopped: float) -> dict[str, Any]:
