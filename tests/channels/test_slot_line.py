@@ -38,3 +38,24 @@ async def test_a_line_in_use_lets_a_late_send_take_the_slot_just_passed(stack: S
     other = _slots(stack, wall)
     assert await other.reserve(KEY, COST) == 0.0
     assert await other.reserve(KEY, COST) == pytest.approx(block_end + STEP - wall.now)
+
+
+class Readings:
+    """A wall clock that reads as given, then stays at its last reading: the database's
+    answer to a worker's first push comes ``lag`` seconds after it asked."""
+
+    def __init__(self, *readings: float) -> None:
+        self._readings = list(readings)
+
+    def __call__(self) -> float:
+        return self._readings.pop(0) if len(self._readings) > 1 else self._readings[0]
+
+
+async def test_a_slot_that_passed_while_the_database_answered_is_not_taken(stack: Stack) -> None:
+    """Taken, it left at once, beside the next worker's first slot: two sends together
+    (21 in 0.9 s at 20 a second, one run of the two-worker test in four)."""
+    start, lag = 1_000_000.0, 0.2
+    slow = DbSlots(stack.services.sessions, "test.limiter", wall=Readings(start, start + lag))
+    assert await slow.reserve(KEY, COST) == 0.0  # reserved again from when the answer came
+    other = _slots(stack, HandClock(start + lag))
+    assert await other.reserve(KEY, COST) == pytest.approx(STEP)
