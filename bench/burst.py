@@ -1,6 +1,8 @@
 """A burst of scheduled check-ins falling due while people are answering others
 (``bench/inbound.py --fanout N``): what the evening fan-out costs the people in the
-middle of a conversation at the time.
+middle of a conversation at the time. Or, with ``--timeouts N``, a burst of timeouts:
+the same people's first questions, unanswered, timing out at once four hours later
+(their check-ins are started before the load, and their timeouts moved into it).
 
 ``bench/fanout.py`` measures the fan-out alone, with a fixed clock; here the serve
 process's own scheduler (its ``schedule_run`` sweep, every 15 s) finds ``N`` check-ins
@@ -14,6 +16,7 @@ Not a test module: ``bench/inbound.py`` imports it.
 
 from __future__ import annotations
 
+import asyncio
 import math
 import statistics
 from collections import Counter
@@ -21,14 +24,14 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, insert, select
+from sqlalchemy import Row, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from bench.harness import Load, Provider, by_second, percentile, taken_times
 from bench.svgplot import axes, document, series
 from bot.outbox.lanes import BULK, NAMES, REPLY
 from bot.reports.svg import ANSWERED, MISSED, OTHER
-from bot.store.models import OutboxMessage
+from bot.store.models import FlowSession, OutboxMessage
 from bot.store.models.scheduling import ScheduledItem
 
 FLOW = "sleep_checkin"
@@ -50,6 +53,42 @@ async def seed_due(url: str, ids: Sequence[int], due_at: datetime) -> None:
     await engine.dispose()
 
 
+async def started_before(engine: AsyncEngine, within: float) -> int:
+    """Wait until the service has acted on every seeded check-in (or ``within`` seconds
+    pass); the number still waiting."""
+    deadline = asyncio.get_running_loop().time() + within
+    while True:
+        async with engine.connect() as db:
+            waiting = await db.scalar(
+                select(func.count()).where(
+                    ScheduledItem.key.like("bench-burst:%"),
+                    ScheduledItem.status.in_(("pending", "claimed")),
+                )
+            )
+        if not waiting or asyncio.get_running_loop().time() > deadline:
+            return int(waiting or 0)
+        await asyncio.sleep(1)
+
+
+async def move_timeouts(url: str, ids: Sequence[int], due_at: datetime) -> int:
+    """Their waiting questions time out at ``due_at`` (not measured); how many."""
+    engine = create_async_engine(url)
+    moved = 0
+    async with engine.begin() as db:
+        for start in range(0, len(ids), CHUNK):
+            result = await db.execute(
+                update(FlowSession)
+                .where(
+                    FlowSession.participant_id.in_(ids[start : start + CHUNK]),
+                    FlowSession.status == "waiting",
+                )
+                .values(timeout_at=due_at)
+            )
+            moved += result.rowcount
+    await engine.dispose()
+    return moved
+
+
 def _seconds(at: datetime | None, since: datetime) -> float | None:
     return None if at is None else round((at - since).total_seconds(), 2)
 
@@ -60,19 +99,30 @@ async def burst_figures(
     ids: Sequence[int],
     since: datetime,
     due_at: datetime,
+    timeouts: bool = False,
 ) -> dict[str, Any]:
-    """When the burst's flows started and their texts reached the provider (seconds since
-    the load began), and how long those texts waited. ``taken``: wall-clock times at which
-    the provider took each outbox id."""
+    """When the burst's flows started (``timeouts``: timed out) and their texts reached the
+    provider (seconds since the load began), and how long those texts waited. ``taken``:
+    wall-clock times at which the provider took each outbox id."""
     people = set(ids)
     async with engine.connect() as db:
-        items = (
-            await db.execute(
-                select(ScheduledItem.status, ScheduledItem.outcome, ScheduledItem.done_at).where(
-                    ScheduledItem.key.like("bench-burst:%")
+        if timeouts:  # (status, outcome, when) of each burst person's timed-out session
+            items = (
+                await db.execute(
+                    select(FlowSession.status, FlowSession.outcome, FlowSession.ended_at).where(
+                        FlowSession.participant_id.between(min(ids), max(ids)),  # seeded together
+                        FlowSession.started_at < since,
+                    )
                 )
-            )
-        ).all()
+            ).all()
+        else:
+            items = (
+                await db.execute(
+                    select(
+                        ScheduledItem.status, ScheduledItem.outcome, ScheduledItem.done_at
+                    ).where(ScheduledItem.key.like("bench-burst:%"))
+                )
+            ).all()
         texts = (
             await db.execute(
                 select(
@@ -85,12 +135,14 @@ async def burst_figures(
             )
         ).all()
     theirs = [t for t in texts if t.participant_id not in people and t.created_at >= since]
-    texts = [t for t in texts if t.participant_id in people]
-    done = sorted(i.done_at for i in items if i.done_at is not None and i.outcome == "started")
+    texts = [t for t in texts if t.participant_id in people and t.created_at >= since]
+    acted = "missed" if timeouts else "started"
+    done = sorted(at for _, outcome, at in items if at is not None and outcome == acted)
     waited = sorted(taken[t.id] - t.created_at.timestamp() for t in texts if t.id in taken)
     at_provider = sorted(taken[t.id] for t in texts if t.id in taken)
     start = since.timestamp()
     return {
+        "burst": "timeouts" if timeouts else "check-ins",
         "check_ins": len(items),
         "due_at_s": _seconds(due_at, since),
         "outcomes": dict(Counter(f"{i.status}/{i.outcome}" for i in items)),
@@ -169,10 +221,12 @@ async def report(
     ids: list[int],
     since: datetime,
     due_at: datetime,
+    timeouts: bool = False,
 ) -> dict[str, Any]:
     """The burst's figures, the people's seconds beside it, and their medians inside the
     burst (its first start to its last) and outside it."""
-    burst = await burst_figures(engine, await taken_times(provider), ids, since, due_at)
+    taken = await taken_times(provider)
+    burst = await burst_figures(engine, taken, ids, since, due_at, timeouts)
     rows = seconds_table(load, burst)
     first, last = burst["first_started_s"], burst["last_started_s"]
     during = (
@@ -218,10 +272,10 @@ LOW, HIGH = 5.0, 50_000.0  # ms: the chart's logarithmic range
 TICKS = ((10.0, "10 ms"), (100.0, "100 ms"), (1000.0, "1 s"), (10_000.0, "10 s"))
 
 
-def chart(rows: Sequence[dict[str, Any]], title: str) -> str:
+def chart(rows: Sequence[dict[str, Any]], title: str, bars: str = "check-ins started") -> str:
     """Per second, on a logarithmic scale: what the people waited (lines: the webhook's
-    answer, their replies' wait for the provider), over the burst's starts (grey bars,
-    scaled to the busiest second)."""
+    answer, their replies' wait for the provider), over the burst's starts or timeouts
+    (grey bars, ``bars``, scaled to the busiest second)."""
     width, height, left, right, top, bottom = 760, 320, 60, 230, 30, 40
     box = (left, top, width - left - right, height - top - bottom)
     plot_w, plot_h = box[2], box[3]
@@ -262,7 +316,5 @@ def chart(rows: Sequence[dict[str, Any]], title: str) -> str:
         f'<rect x="{left + plot_w + 4}" y="{ly - 5}" width="20" height="10" fill="{OTHER}" '
         'fill-opacity="0.3"/>'
     )
-    body.append(
-        f'<text x="{left + plot_w + 28}" y="{ly + 4}">check-ins started (max {bar_max}/s)</text>'
-    )
+    body.append(f'<text x="{left + plot_w + 28}" y="{ly + 4}">{bars} (max {bar_max}/s)</text>')
     return document(width, height, left, title, body)

@@ -8,7 +8,10 @@ Setup (participants and schedules, bulk-inserted) runs in a child process so the
 measured process's peak RSS is the sweeps' alone. The measured process runs, with a
 fixed clock, the planning sweep (writes today's and tomorrow's rows for everyone),
 then the claim sweep over every due row, then starts ``--start`` flows to measure
-start throughput. Figures are printed as one JSON object.
+start throughput; with ``--timeouts``, it then moves the clock past the started
+flows' first question and runs the timeouts sweep, tick by tick, until none is due
+(what the same people cost four hours later, when most have not answered). Figures
+are printed as one JSON object.
 """
 
 from __future__ import annotations
@@ -35,11 +38,13 @@ from sqlalchemy.ext.asyncio import create_async_engine  # noqa: E402
 from bot.clock import FixedClock  # noqa: E402
 from bot.config import Settings  # noqa: E402
 from bot.host.services import FlowLibrary, build_services  # noqa: E402
+from bot.host.sweeps import fire_timeouts  # noqa: E402
 from bot.store.migrate import upgrade  # noqa: E402
-from bot.store.models import Participant  # noqa: E402
+from bot.store.models import FlowSession, Participant  # noqa: E402
 from bot.store.models.scheduling import CheckinSchedule, ScheduledItem  # noqa: E402
 from scheduler.due import claim_due, run_claimed  # noqa: E402
 from scheduler.planning import plan_checkins  # noqa: E402
+from scheduler.review import review_checkins  # noqa: E402
 
 DAY = date(2026, 3, 3)  # a Tuesday, GMT
 WINDOW = ["10:00", "10:15"]  # the shortest window allowed: everyone due within it
@@ -105,7 +110,7 @@ async def setup(url: str, count: int) -> None:
     await engine.dispose()
 
 
-async def measure(url: str, start_count: int) -> dict[str, Any]:
+async def measure(url: str, start_count: int, timeouts: bool) -> dict[str, Any]:
     clock = FixedClock(datetime(2026, 3, 3, 6, 0, tzinfo=UTC))  # before the day's window
     services = build_services(
         Settings(database_url=url, run_workers_in_process=False, seed_demo=False),
@@ -145,10 +150,48 @@ async def measure(url: str, start_count: int) -> dict[str, Any]:
         figures["flows_started"] = outcomes.count("started")
         figures["start_seconds"] = round(elapsed, 2)
         figures["starts_per_second"] = round(len(to_start) / elapsed, 1) if to_start else None
+        if timeouts:
+            figures["timeouts"] = await sweep_timeouts(services, clock)
         figures["peak_rss_mb"] = round(peak_rss_mb(), 1)
     finally:
         await services.close()
     return figures
+
+
+async def sweep_timeouts(services: Any, clock: FixedClock) -> dict[str, Any]:
+    """Every started flow's first question times out at once: the sweep's ticks until
+    none is due, each timed (the scheduler runs one every 15 s)."""
+    async with services.sessions() as db:
+        last = await db.scalar(select(func.max(FlowSession.timeout_at)))
+    assert last is not None, "no flow waiting"
+    clock.set(last)
+    fired = await _ticks(fire_timeouts, services)
+    # ...then the review sweep (every 60 s) marks each ended check-in answered or missed
+    return {**fired, "review": await _ticks(review_checkins, services, interval=60)}
+
+
+async def _ticks(sweep: Any, services: Any, interval: int = 15) -> dict[str, Any]:
+    """``sweep`` run tick after tick until it finds nothing, each tick timed."""
+    ticks: list[tuple[int, float]] = []
+    began = time.perf_counter()
+    while True:
+        tick = time.perf_counter()
+        done = await sweep(services)
+        if not done:
+            break
+        ticks.append((done, round(time.perf_counter() - tick, 2)))
+    elapsed = time.perf_counter() - began
+    fired = sum(n for n, _ in ticks)
+    return {
+        "done": fired,
+        "ticks": len(ticks),
+        "largest_tick": max((n for n, _ in ticks), default=0),
+        "slowest_tick_seconds": max((s for _, s in ticks), default=0.0),
+        "seconds": round(elapsed, 2),
+        "per_second_back_to_back": round(fired / elapsed, 1) if elapsed else None,
+        # at one tick every ``interval`` s, the last is done this long after it fell due
+        "last_done_after_s": interval * (len(ticks) - 1) + (ticks[-1][1] if ticks else 0),
+    }
 
 
 def main() -> None:
@@ -158,6 +201,9 @@ def main() -> None:
     parser.add_argument("--participants", type=int, default=100_000)
     parser.add_argument("--database-url", help="default: a new SQLite file in a temporary folder")
     parser.add_argument("--start", type=int, default=2000, help="flows to start after claiming")
+    parser.add_argument(
+        "--timeouts", action="store_true", help="then time out the started flows' first question"
+    )
     parser.add_argument("--setup-only", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--measure-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -165,7 +211,7 @@ def main() -> None:
         asyncio.run(setup(args.database_url, args.participants))
         return
     if args.measure_only:
-        print(json.dumps(asyncio.run(measure(args.database_url, args.start))))
+        print(json.dumps(asyncio.run(measure(args.database_url, args.start, args.timeouts))))
         return
     with tempfile.TemporaryDirectory() as folder:
         url = args.database_url or f"sqlite+aiosqlite:///{folder}/fanout.db"
@@ -182,7 +228,9 @@ def main() -> None:
         ]
         subprocess.run([*here, "--setup-only"], check=True)
         setup_seconds = round(time.perf_counter() - began, 1)
-        out = subprocess.run([*here, "--measure-only", "--start", str(args.start)], check=True,
+        measure_args = ["--measure-only", "--start", str(args.start)]
+        measure_args += ["--timeouts"] if args.timeouts else []
+        out = subprocess.run([*here, *measure_args], check=True,
                              capture_output=True, text=True).stdout  # fmt: skip
         figures = json.loads(out.strip().splitlines()[-1])
         engine = "postgresql" if url.startswith("postgresql") else "sqlite"

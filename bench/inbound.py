@@ -9,6 +9,7 @@
     python bench/inbound.py --database sqlite --count-statements  # SQL per turn, counted
     python bench/inbound.py --database sqlite --gc-pauses  # the collector's pauses, timed
     python bench/inbound.py --database sqlite --rate 150 --seconds 40 --fanout 10000  # beside a burst
+    python bench/inbound.py --database sqlite --rate 150 --seconds 40 --timeouts 10000  # of timeouts
 
 One ``python -m bot serve`` process (scheduler and outbox sender in-process, replies
 going out to ``bench/provider.py``, a local fake Twilio) gets ``--connections``
@@ -50,7 +51,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.burst import chart, report, seed_due  # noqa: E402
+from bench.burst import chart, move_timeouts, report, seed_due, started_before  # noqa: E402
 from bench.harness import (  # noqa: E402
     Database,
     MachineCpu,
@@ -151,11 +152,12 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 await seed_participants(db.url, args.extra_participants, first=args.participants)
             ids = await seed_participants(db.url, args.participants)
             burst_ids: list[int] = []
-            if args.fanout:
+            burst = args.fanout or args.timeouts
+            if burst:
                 zone = daytime_zone(datetime.now(UTC))
                 figures["fanout_zone"] = zone
                 first = args.participants + args.extra_participants
-                burst_ids = await seed_participants(db.url, args.fanout, first, timezone=zone)
+                burst_ids = await seed_participants(db.url, burst, first, timezone=zone)
             if args.history:
                 figures["history_rows"] = await seed_history(db.url, ids, args.history)
             people = [Person(pid, phone_of(i)) for i, pid in enumerate(ids)]
@@ -178,8 +180,11 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 worker = ServiceProcess("worker", env, folder / "worker.log").start()
                 await worker.ready(within=120)
             await start_all(serve.url, people)
-            if args.fanout:
+            if burst:
                 figures["staggered_answers"] = await stagger(serve.url, people)
+            if args.timeouts:  # their check-ins start now, through the service's own sweep
+                await seed_due(db.url, burst_ids, datetime.now(UTC))
+                figures["timeouts_not_started"] = await started_before(engine, within=600)
             await outbox_settled(engine, within=120)  # the opening questions have gone out
             figures["serve_rss_before_mb"] = round(rss_mb(serve.pid), 1)
             samplers = [Sampler(process.pid).start() for process in serves]
@@ -193,8 +198,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             )
             worker_sampler = Sampler(worker.pid).start() if worker is not None else None
             due_at = datetime.now(UTC) + timedelta(seconds=args.fanout_at)
-            if burst_ids:
+            if args.fanout:
                 await seed_due(db.url, burst_ids, due_at)
+            if args.timeouts:
+                figures["timeouts_moved"] = await move_timeouts(db.url, burst_ids, due_at)
             load_before = machine_load()
             machine_cpu = MachineCpu()
             load_started = datetime.now(UTC)
@@ -233,7 +240,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             )
             if burst_ids:
                 figures["fanout"] = await report(
-                    engine, provider, load, burst_ids, load_started, due_at
+                    engine, provider, load, burst_ids, load_started, due_at, bool(args.timeouts)
                 )
             for process in [*serves, worker]:
                 if process is not None:
@@ -358,7 +365,12 @@ def parser() -> argparse.ArgumentParser:
         "--fanout-at", type=float, default=5.0, metavar="S",
         help="seconds into the load their check-ins fall due (the scheduler sweeps every 15 s)",
     )  # fmt: skip
-    p.add_argument("--svg", type=Path, help="with --fanout: draw the seconds here")
+    p.add_argument(
+        "--timeouts", type=int, default=0, metavar="N",
+        help="N more participants whose check-in starts before the load and whose first "
+        "question times out --fanout-at seconds into it (the timeouts sweep runs every 15 s)",
+    )  # fmt: skip
+    p.add_argument("--svg", type=Path, help="with --fanout or --timeouts: draw the seconds here")
     p.add_argument("--skip-bare", action="store_true")
     p.add_argument("--keep", action="store_true", help="keep the scratch folder and database")
     p.add_argument("--env", action="append", default=[], help="NAME=value for the service")
@@ -372,12 +384,19 @@ def main() -> None:
         asyncio.run(bare_server(args.bare_server))
         return
     args.env = dict(item.split("=", 1) for item in args.env)
+    if args.fanout and args.timeouts:
+        parser().error("--fanout and --timeouts are two different bursts: one at a time")
     if args.serves < 1 or (args.serves > 1 and args.database != "postgresql"):
         parser().error("--serves above 1 needs --database postgresql (SQLite has one writer)")
     figures = asyncio.run(run(args))
     if args.svg is not None and "fanout" in figures:
-        title = f"{args.fanout:,} check-ins falling due beside the answers ({args.database})"
-        args.svg.write_text(chart(figures["fanout"]["by_second"], title))
+        if args.timeouts:
+            title = f"{args.timeouts:,} questions timing out beside the answers ({args.database})"
+            drawn = chart(figures["fanout"]["by_second"], title, "questions timed out")
+        else:
+            title = f"{args.fanout:,} check-ins falling due beside the answers ({args.database})"
+            drawn = chart(figures["fanout"]["by_second"], title)
+        args.svg.write_text(drawn)
         figures["fanout"]["chart"] = str(args.svg)
     emit(figures)
 

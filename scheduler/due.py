@@ -11,8 +11,6 @@ committed, so it runs once.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
@@ -24,10 +22,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.host import prefetch, replies
 from bot.host.batch import WRITE_ONLY, locked_participants
 from bot.host.flows import end_session, live_session, look_back_keys, start_flow
+from bot.host.groups import in_groups, width_for, writing_for
 from bot.host.inbound import _lock
 from bot.host.outbox import enqueue
 from bot.host.services import Services
-from bot.outbox.backlog import replies_behind
+from bot.outbox.backlog import GiveWay, Pace
 from bot.staff.carer_messages import remind_carer
 from bot.store.bulk import Held
 from bot.store.models import FlowSession, Participant
@@ -39,23 +38,12 @@ from scheduler.windows import next_allowed
 log = logging.getLogger(__name__)
 BATCH = 200
 MAX_BATCHES = 50  # per tick; the next tick carries on
-CONCURRENCY = {"postgresql": 8}  # batches acted on at once per worker (pool size is 10)
 RUN_TOGETHER = 32  # claimed rows of different participants acted on in one transaction
 STALE_CLAIM = timedelta(minutes=5)
 MAX_ATTEMPTS = 5  # a row that keeps failing is dropped, not retried for ever
-# How long one tick of the run sweep may wait for the sender to catch up on replies
-# (``run_due(yield_to_replies=True)``), under the sweep's 15 s interval. A tick that also
-# starts thousands of check-ins can still outrun the interval; APScheduler then skips
-# the next tick (max_instances=1), as it did before the sweep waited.
-YIELD_SECONDS = 12.0
-YIELD_STEP = 0.1
-# ...and at most this long before each batch: when the answers alone are more than the
-# sender keeps up with (bench/inbound.py --rate 250 --fanout 10000 on SQLite), replies
-# never catch up, and waiting the whole tick started 64 check-ins every 15 s, too few
-# to start a 10,000-person fan-out inside its 15-minute window.
-YIELD_PER_BATCH = 1.0
-# Rows a yielding tick claims at a time: a batch's starts hold the event loop (and SQLite's
-# write lock) for their whole run, and each asks again only between batches.
+# Rows a yielding tick (``bot.outbox.backlog.GiveWay``) claims at a time: a batch's starts
+# hold the event loop (and SQLite's write lock) for their whole run, and the tick asks
+# again only between batches.
 YIELD_BATCH = 64
 BUSY_RETRY = timedelta(minutes=15)
 NUDGE_AFTER = timedelta(hours=2)
@@ -291,11 +279,8 @@ async def run_together(services: Services, claimed: list[Claimed]) -> list[str] 
     pids = sorted({c.participant_id for c in claimed})
     assert len(pids) == len(claimed), "one row per participant in a batch"
     try:
-        async with contextlib.AsyncExitStack() as held:
-            for pid in pids:  # in id order, as every batch takes them
-                await held.enter_async_context(services.participant_lock(pid))
-            async with services.writing() as db:
-                return await _run_in(services, db, claimed, pids)
+        async with writing_for(services, pids) as db:
+            return await _run_in(services, db, claimed, pids)
     except Exception as exc:
         log.warning("scheduled batch rolled back: %s", type(exc).__name__)
         return None
@@ -339,25 +324,10 @@ async def _run_in(
     return outcomes
 
 
-def _batches(claimed: list[Claimed]) -> tuple[list[list[Claimed]], list[Claimed]]:
-    """Batches of at most ``RUN_TOGETHER`` rows, one per participant; a participant's later
-    rows are left to go one by one after them, in order."""
-    seen: set[int] = set()
-    first: list[Claimed] = []
-    later: list[Claimed] = []
-    for row in claimed:
-        (later if row.participant_id in seen else first).append(row)
-        seen.add(row.participant_id)
-    batches = [first[i : i + RUN_TOGETHER] for i in range(0, len(first), RUN_TOGETHER)]
-    return batches, later
-
-
 async def run_claimed(services: Services, claimed: list[Claimed]) -> list[str]:
     """Act on claimed rows, in batches of different participants; concurrently on
     PostgreSQL (one participant's rows still go one at a time, under its lock), one
     batch at a time on SQLite, which has a single writer."""
-    width = CONCURRENCY.get(services.engine.dialect.name, 1)
-    gate = asyncio.Semaphore(width)
     outcomes: dict[int, str] = {}
 
     async def one(row: Claimed) -> None:
@@ -367,19 +337,16 @@ async def run_claimed(services: Services, claimed: list[Claimed]) -> list[str]:
             log.exception("scheduled item failed", extra={"item_id": row.id})
             outcomes[row.id] = "failed"
 
-    async def batch(rows: list[Claimed]) -> None:
-        async with gate:
-            together = await run_together(services, rows) if len(rows) > 1 else None
-            if together is not None:
-                outcomes.update(zip((row.id for row in rows), together, strict=True))
-                return
-            for row in rows:
-                await one(row)
+    async def together(rows: list[Claimed]) -> bool:
+        done = await run_together(services, rows)
+        if done is not None:
+            outcomes.update(zip((row.id for row in rows), done, strict=True))
+        return done is not None
 
-    batches, later = _batches(claimed)
-    await asyncio.gather(*(batch(rows) for rows in batches))
-    for row in later:
-        await one(row)
+    await in_groups(
+        claimed, lambda row: row.participant_id, size=RUN_TOGETHER, width=width_for(services),
+        together=together, alone=one,
+    )  # fmt: skip
     return [outcomes[row.id] for row in claimed]
 
 
@@ -388,30 +355,25 @@ async def run_due(
     batch: int = BATCH,
     max_batches: int = MAX_BATCHES,
     *,
-    yield_to_replies: bool = False,
-    yield_seconds: float = YIELD_SECONDS,
-    yield_per_batch: float = YIELD_PER_BATCH,
+    give_way: Pace | None = None,
 ) -> int:
     """The run sweep: claim and act until nothing is due (or this tick's share,
     ``batch * max_batches`` rows, is done).
 
-    ``yield_to_replies`` (the scheduler's own sweep): claim ``YIELD_BATCH`` rows at a time
-    and, after the first, wait while the sender is behind on replies
-    (``bot.outbox.backlog``), for at most ``yield_per_batch`` before a batch and
-    ``yield_seconds`` a tick. A tick whose wait runs out ends there. So the check-ins give
+    ``give_way`` (the scheduler's own sweep): claim ``YIELD_BATCH`` rows at a time and,
+    after the first, wait while the sender is behind on replies
+    (``bot.outbox.backlog.GiveWay``), for at most the pace's ``per_batch`` before a batch
+    and ``per_tick`` a tick. A tick whose wait runs out ends there. So the check-ins give
     way but still start: about a batch a second while the sender stays behind, whether
     the answers are too many for it or replies cannot go at all (a provider down)."""
     share = batch * max_batches
-    if yield_to_replies:
+    waits = GiveWay.at(services, give_way)
+    if waits is not None:
         batch = min(batch, YIELD_BATCH)
     handled = 0
-    waited = 0.0
     while handled < share:
-        if yield_to_replies and handled:
-            budget = min(yield_per_batch, yield_seconds - waited)
-            waited += await _while_replies_wait(services, budget)
-            if waited >= yield_seconds:
-                break
+        if waits is not None and handled and not await waits.before_batch():
+            break
         claimed = await claim_due(services, min(batch, share - handled))
         if not claimed:
             break
@@ -419,16 +381,6 @@ async def run_due(
         handled += len(claimed)
         services.outbox_wake.set()
     return handled
-
-
-async def _while_replies_wait(services: Services, budget: float) -> float:
-    """Sleep while replies wait to be sent, up to ``budget`` seconds; the seconds slept."""
-    slept = 0.0
-    while slept < budget and await replies_behind(services):
-        step = min(YIELD_STEP, budget - slept)
-        await asyncio.sleep(step)
-        slept += step
-    return slept
 
 
 async def recover_claims(services: Services) -> int:

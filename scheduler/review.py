@@ -8,23 +8,41 @@ person" item; an answered one resets the count. Each row is reviewed once
 
 from __future__ import annotations
 
+import functools
 import logging
+from typing import NamedTuple
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.host.batch import locked_participants
 from bot.host.escalations import open_escalation
-from bot.host.inbound import _lock
+from bot.host.groups import act_in_groups
 from bot.host.services import Services
+from bot.outbox.backlog import GiveWay, Pace, given_way
 from bot.store.models import FlowSession, InboundMessage
 from bot.store.models.scheduling import CheckinSchedule, ScheduledItem
 
 log = logging.getLogger(__name__)
-LIMIT = 500
+LIMIT = 10_000  # rows a tick (the timeouts sweep fires as many)
+BATCH = 64  # a yielding tick asks between batches
+TOGETHER = 32  # rows of different participants reviewed in one transaction
 MISSED_OUTCOMES = frozenset({"missed", "expired", "timed_out"})
 NEUTRAL_OUTCOMES = frozenset({"replaced", "flow_unavailable", "opted_out"})
 MISSED_IN_A_ROW = 2
 MISSED_REASON = "Missed two check-ins in a row: check in with this person"
+_ENDED = (
+    select(ScheduledItem.id, ScheduledItem.participant_id)
+    .join(FlowSession, FlowSession.id == ScheduledItem.session_id)
+    .where(
+        ScheduledItem.kind == "checkin",
+        ScheduledItem.status == "done",
+        ScheduledItem.result.is_(None),
+        FlowSession.status == "ended",
+    )
+    .order_by(ScheduledItem.due_at, ScheduledItem.id)
+    .limit(bindparam("limit"))
+)
 
 
 async def _result(db: AsyncSession, session: FlowSession) -> str:
@@ -66,34 +84,46 @@ async def _review(services: Services, db: AsyncSession, item: ScheduledItem) -> 
         )  # fmt: skip
 
 
-async def review_checkins(services: Services, limit: int = LIMIT) -> int:
-    """The review sweep over scheduled check-ins whose session has ended."""
+class Ended(NamedTuple):
+    item_id: int
+    participant_id: int
+
+
+async def review_checkins(
+    services: Services,
+    limit: int = LIMIT,
+    batch: int = BATCH,
+    *,
+    give_way: Pace | None = None,
+) -> int:
+    """The review sweep over scheduled check-ins whose session has ended: up to ``limit``
+    a tick, ``batch`` at a time, in groups of different participants (one transaction a
+    group, in the write turn). ``give_way``: between batches, wait at that pace while
+    replies are behind (``bot.outbox.backlog.GiveWay``), as the run and timeouts sweeps do.
+
+    One transaction a row outside the write turn reviewed 500 a minute: a burst of
+    10,000 timeouts took 20 minutes of ticks to review (and to open its "missed two in
+    a row" items), each transaction waiting in SQLite's busy handler for the lock."""
     async with services.sessions() as db:
-        found = (
-            await db.execute(
-                select(ScheduledItem.id, ScheduledItem.participant_id)
-                .join(FlowSession, FlowSession.id == ScheduledItem.session_id)
-                .where(
-                    ScheduledItem.kind == "checkin",
-                    ScheduledItem.status == "done",
-                    ScheduledItem.result.is_(None),
-                    FlowSession.status == "ended",
-                )
-                .order_by(ScheduledItem.due_at, ScheduledItem.id)
-                .limit(limit)
-            )
-        ).all()
+        found = [Ended(*row) for row in await db.execute(_ENDED, {"limit": limit})]
     reviewed = 0
-    for item_id, participant_id in found:
-        async with (
-            services.participant_lock(participant_id),
-            services.sessions() as db,
-            db.begin(),
-        ):
-            await _lock(db, participant_id)
-            item = await db.get(ScheduledItem, item_id)
-            if item is None or item.result is not None:
-                continue
-            await _review(services, db, item)
-            reviewed += 1
+    async for rows in given_way(found, batch, GiveWay.at(services, give_way)):
+        reviewed += await act_in_groups(
+            services, rows, lambda row: row.participant_id,
+            functools.partial(review_group, services), size=TOGETHER, name="review",
+        )  # fmt: skip
+    return reviewed
+
+
+async def review_group(services: Services, db: AsyncSession, rows: list[Ended]) -> int:
+    """Rows of different participants in one transaction (their locks held by the
+    caller); the number reviewed."""
+    await locked_participants(db, sorted({row.participant_id for row in rows}))
+    reviewed = 0
+    for row in rows:
+        item = await db.get(ScheduledItem, row.item_id)
+        if item is None or item.result is not None:
+            continue  # reviewed by another worker since it was found
+        await _review(services, db, item)
+        reviewed += 1
     return reviewed

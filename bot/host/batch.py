@@ -222,7 +222,9 @@ def _seen_params(participant_ids: set[int], messages: list[InboundMessage]) -> d
     }
 
 
-async def _prefetch(services: Services, db: AsyncSession, participants: list[Participant]) -> None:
+async def prefetch_turns(
+    services: Services, db: AsyncSession, participants: list[Participant]
+) -> None:
     """Live sessions, the histories their waiting questions need, and coach names."""
 
     def keys_for(_: int, live: FlowSession | None) -> frozenset[str]:
@@ -299,7 +301,7 @@ async def _turns(
     now: datetime,
 ) -> None:
     await _store(db, [c.row for c in chosen])
-    await _prefetch(services, db, [c.participant for c in chosen])
+    await prefetch_turns(services, db, [c.participant for c in chosen])
     held = Held(WRITE_ONLY)
     with held.collecting(db):
         for c in chosen:

@@ -1,6 +1,7 @@
 """Whether the sender is behind on the texts people are waiting for.
 
-The scheduler's due sweep asks between batches of check-in starts. A burst of starts
+The scheduler's due sweep asks between batches of check-in starts, and the timeouts
+sweep between batches of timeouts (``GiveWay``). A burst of starts
 (the evening fan-out) shares the process, and on SQLite the write lock, with the turns
 and the sender: beside 150 answers a second, 10,000 check-ins falling due held the
 replies to those answers back by up to 16.5 s on SQLite and 36.5 s on PostgreSQL (39.8 s
@@ -11,7 +12,11 @@ middle of a conversation come first; the fan-out waits for them.
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
 from datetime import timedelta
+from typing import TypeVar
 
 from sqlalchemy import bindparam, select
 
@@ -19,9 +24,22 @@ from bot.host.services import Services
 from bot.outbox.lanes import REPLY, URGENT
 from bot.store.models import OutboxMessage
 
+Row = TypeVar("Row")
+
 # A reply or urgent text due this long ago and not yet on its way: the sender is behind
 # (a median of 10-80 ms when it keeps up: bench/inbound.py --replies, --rate 150).
 BEHIND = timedelta(seconds=0.5)
+
+# How long one tick of a sweep may wait for the sender to catch up on replies, under the
+# sweeps' 15 s interval. A tick that also starts thousands of check-ins can still
+# outrun the interval; APScheduler then skips the next tick (max_instances=1).
+PER_TICK = 12.0
+# ...and at most this long before each batch: when the answers alone are more than the
+# sender keeps up with (bench/inbound.py --rate 250 --fanout 10000 on SQLite), replies
+# never catch up, and waiting the whole tick started 64 check-ins every 15 s, too few
+# to start a 10,000-person fan-out inside its 15-minute window.
+PER_BATCH = 1.0
+STEP = 0.1
 
 # Read through ix_outbox_due (status, lane, not_before): four short ranges, one row at most.
 _WAITING = (
@@ -40,3 +58,49 @@ async def replies_behind(services: Services) -> bool:
     cutoff = services.clock.now() - BEHIND
     async with services.sessions() as db:
         return await db.scalar(_WAITING, {"cutoff": cutoff}) is not None
+
+
+@dataclass(frozen=True)
+class Pace:
+    """How a background sweep gives way to replies: it waits at most ``per_batch`` before
+    each batch after its first, and ``per_tick`` in all before it ends the tick."""
+
+    per_batch: float = PER_BATCH
+    per_tick: float = PER_TICK
+
+
+@dataclass
+class GiveWay:
+    """One tick's waits for the replies, at ``pace``: before each batch after its first,
+    the sweep asks ``before_batch``."""
+
+    services: Services
+    pace: Pace
+    waited: float = 0.0
+
+    @classmethod
+    def at(cls, services: Services, pace: Pace | None) -> GiveWay | None:
+        return None if pace is None else cls(services, pace)
+
+    async def before_batch(self) -> bool:
+        """Sleep while replies are behind, at most ``per_batch``; False once the tick has
+        waited ``per_tick`` in all: end the tick there, the next carries on."""
+        budget = min(self.pace.per_batch, self.pace.per_tick - self.waited)
+        slept = 0.0
+        while slept < budget and await replies_behind(self.services):
+            step = min(STEP, budget - slept)
+            await asyncio.sleep(step)
+            slept += step
+        self.waited += slept
+        return self.waited < self.pace.per_tick
+
+
+async def given_way(
+    rows: Sequence[Row], batch: int, give_way: GiveWay | None
+) -> AsyncIterator[list[Row]]:
+    """``rows`` ``batch`` at a time; with ``give_way``, each batch after the first waits
+    for it, and the tick ends where its waiting runs out."""
+    for start in range(0, len(rows), batch):
+        if give_way is not None and start and not await give_way.before_batch():
+            return
+        yield list(rows[start : start + batch])

@@ -1,4 +1,5 @@
-"""The due sweep gives way to replies: while a reply waits unsent, check-ins wait.
+"""The due and timeouts sweeps give way to replies: while a reply waits unsent, check-ins
+(and timeouts) wait.
 
 Beside 150 answers a second, 10,000 check-ins falling due held the replies to those
 answers back by up to 16 s on SQLite and 37 s on PostgreSQL (``bench/inbound.py
@@ -14,9 +15,11 @@ import pytest
 from sqlalchemy import insert, update
 
 from bot.clock import FixedClock
+from bot.host.flows import start_flow
 from bot.host.outbox import enqueue
 from bot.host.services import Services
-from bot.outbox.backlog import BEHIND, replies_behind
+from bot.host.sweeps import fire_timeouts
+from bot.outbox.backlog import BEHIND, Pace, replies_behind
 from bot.store.models import OutboxMessage, Participant
 from bot.store.models.scheduling import ScheduledItem
 from scheduler.due import run_due
@@ -89,7 +92,7 @@ async def _started(services: Services) -> int:
 
 async def test_without_late_replies_the_tick_starts_everything_due(services: Services) -> None:
     await _due_checkins(services, 5)
-    assert await run_due(services, batch=2, yield_to_replies=True, yield_seconds=0.3) == 5
+    assert await run_due(services, batch=2, give_way=Pace(per_tick=0.3)) == 5
     assert await _started(services) == 5
 
 
@@ -101,10 +104,10 @@ async def test_a_late_reply_holds_the_tick_after_its_first_batch(
     await _row(services, waiting, "flow", True, "pending", 2 * BEHIND)
     # The first batch always goes (check-ins still start while a provider is down);
     # then the tick waits for the reply and, as it never goes, ends.
-    assert await run_due(services, batch=2, yield_to_replies=True, yield_seconds=0.3) == 2
+    assert await run_due(services, batch=2, give_way=Pace(per_tick=0.3)) == 2
     assert await _started(services) == 2
     # The next tick carries on the same way; without yielding, everything due starts.
-    assert await run_due(services, batch=2, yield_to_replies=True, yield_seconds=0.3) == 2
+    assert await run_due(services, batch=2, give_way=Pace(per_tick=0.3)) == 2
     assert await run_due(services, batch=2) == 1
     assert await _started(services) == 5
 
@@ -115,9 +118,7 @@ async def test_while_replies_stay_late_the_tick_waits_a_little_before_each_batch
     await _due_checkins(services, 5)
     waiting = await make_participant(services)
     await _row(services, waiting, "flow", True, "pending", 2 * BEHIND)
-    handled = await run_due(
-        services, batch=2, yield_to_replies=True, yield_seconds=5.0, yield_per_batch=0.1
-    )
+    handled = await run_due(services, batch=2, give_way=Pace(per_tick=5.0, per_batch=0.1))
     assert handled == 5  # three batches, each after at most 0.1 s of waiting
 
 
@@ -134,7 +135,7 @@ async def test_the_tick_goes_on_once_the_reply_is_sent(services: Services) -> No
             )
 
     sending = asyncio.create_task(sent_soon())
-    handled = await run_due(services, batch=2, yield_to_replies=True, yield_seconds=5.0)
+    handled = await run_due(services, batch=2, give_way=Pace(per_tick=5.0))
     await sending
     assert handled == 5
 
@@ -144,5 +145,35 @@ async def test_a_yielding_tick_claims_small_batches_but_keeps_its_share(
 ) -> None:
     await _due_checkins(services, 5)
     # a share of 4 rows (2 x 2): the fifth waits for the next tick, as without yielding
-    assert await run_due(services, batch=2, max_batches=2, yield_to_replies=True) == 4
+    assert await run_due(services, batch=2, max_batches=2, give_way=Pace()) == 4
     assert await _started(services) == 4
+
+
+async def _timed_out(services: Services, clock: FixedClock, count: int) -> None:
+    """``count`` participants whose sleep check-in's first question has timed out."""
+    for _ in range(count):
+        person = await make_participant(services)
+        async with services.sessions() as db, db.begin():
+            fresh = await db.get(Participant, person.id)
+            assert fresh is not None
+            await start_flow(services, db, fresh, "sleep_checkin")
+    clock.advance(timedelta(hours=5))
+
+
+async def test_a_late_reply_holds_the_timeouts_tick_after_its_first_batch(
+    services: Services, clock: FixedClock
+) -> None:
+    await _timed_out(services, clock, 5)
+    waiting = await make_participant(services)
+    reply = await _row(services, waiting, "flow", True, "pending", 2 * BEHIND)
+    fired = await fire_timeouts(services, 2, give_way=Pace(per_tick=0.3))
+    assert fired == 2
+    # while replies stay late, a batch after at most the per-batch wait
+    fired = await fire_timeouts(services, 2, give_way=Pace(per_tick=5.0, per_batch=0.1))
+    assert fired == 3
+    async with services.sessions() as db, db.begin():
+        await db.execute(
+            update(OutboxMessage).where(OutboxMessage.id == reply).values(status="sent")
+        )
+    await _timed_out(services, clock, 3)
+    assert await fire_timeouts(services, 2, give_way=Pace(per_tick=0.3)) == 3
