@@ -59,8 +59,8 @@ async def fire_timeouts(
     up to ``TIMEOUTS_PER_TICK``, ``batch`` at a time, each batch in groups of
     different participants (one transaction a group, as the check-ins start).
 
-    One transaction a session fired 160 a second (``bench/fanout.py --timeouts``), and
-    500 a tick: 10,000 people who had not answered their 4 h question took five minutes
+    One transaction a session fired 160-213 a second (``bench/fanout.py --timeouts``),
+    and 500 a tick: 10,000 people who had not answered their 4 h question took five minutes
     of ticks to time out, 100,000 nearly an hour, and every follow-up (a thank-you, an
     escalation) was late by as much. ``give_way`` (the scheduler's own sweep): between
     batches, wait at that pace while replies are behind, as the run sweep does

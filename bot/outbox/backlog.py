@@ -1,7 +1,7 @@
 """Whether the sender is behind on the texts people are waiting for.
 
-The scheduler's due sweep asks between batches of check-in starts, and the timeouts
-sweep between batches of timeouts (``GiveWay``). A burst of starts
+The scheduler's due sweep asks between batches of check-in starts, and the timeouts and
+review sweeps between theirs (``GiveWay``, at a ``Pace``). A burst of starts
 (the evening fan-out) shares the process, and on SQLite the write lock, with the turns
 and the sender: beside 150 answers a second, 10,000 check-ins falling due held the
 replies to those answers back by up to 16.5 s on SQLite and 36.5 s on PostgreSQL (39.8 s
