@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.errors import ValidationError
+from bot.host.groups import writing_for
 from bot.host.services import Services
 from bot.store.models import Answer, Participant
 from bot.store.models.scheduling import CheckinSchedule
@@ -74,11 +75,7 @@ async def adopt_preferences(services: Services, limit: int = LIMIT) -> int:
         ).all()
     adopted = 0
     for participant_id in waiting:
-        async with (
-            services.participant_lock(participant_id),
-            services.sessions() as db,
-            db.begin(),
-        ):
+        async with writing_for(services, [participant_id]) as db:  # in SQLite's write turn
             exists = await db.scalar(
                 select(CheckinSchedule.id).where(CheckinSchedule.participant_id == participant_id)
             )

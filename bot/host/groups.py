@@ -1,9 +1,10 @@
 """Due work of many participants done in groups: one transaction a group of different
 participants, several groups at once where the database has more than one writer.
 
-The scheduler's starts (``scheduler.due``) and the timeouts sweep (``bot.host.sweeps``)
-both meet thousands of rows at once (the evening fan-out; four hours later, everyone
-who did not answer). One transaction a row costs a dozen statements and a commit each;
+The scheduler's starts (``scheduler.due``), the timeouts sweep (``bot.host.sweeps``) and
+the review after it (``scheduler.review``) all meet thousands of rows at once (the
+evening fan-out; four hours later, everyone who did not answer; then their missed
+check-ins). One transaction a row costs a dozen statements and a commit each;
 a group reads its participants, sessions and histories once.
 """
 

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import select
+import pytest
+from sqlalchemy import func, select, update
 
+from bot.host.outbox import enqueue
 from bot.host.services import FlowLibrary, Services, build_services
+from bot.outbox.backlog import BEHIND, Pace
+from bot.privacy import retention
 from bot.privacy.retention import purge_expired
 from bot.store.models import (
     Answer,
@@ -93,3 +97,47 @@ async def test_the_periods_come_from_settings(database_url: str, services: Servi
 def test_the_scheduler_runs_the_purge(services: Services) -> None:
     scheduler = build_scheduler(services)
     assert scheduler.get_job("retention") is not None
+
+
+async def _old_messages(services: Services, person: Participant, names: str) -> None:
+    at = services.clock.now() - timedelta(days=400)
+    async with services.sessions() as db, db.begin():
+        for name in names:
+            db.add(InboundMessage(channel="sms", provider_id=f"old-{name}",
+                                  participant_id=person.id, sender=person.phone, text="words",
+                                  received_at=at))  # fmt: skip
+
+
+async def _bodies_left(services: Services) -> int:
+    async with services.sessions() as db:
+        query = select(func.count()).where(InboundMessage.text.is_not(None))
+        return int(await db.scalar(query) or 0)
+
+
+async def test_a_late_reply_holds_the_purge_until_it_is_sent(
+    services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(retention, "BATCH", 1)  # one row a batch: a wait before each
+    now = services.clock.now()
+    async with services.sessions() as db, db.begin():
+        person = Participant(phone="+447911123456", channel="sms", language="en",
+                             status="active", consent=True, fields={}, created_at=now,
+                             updated_at=now)  # fmt: skip
+        db.add(person)
+        await db.flush()
+        late = enqueue(db, person, "A reply.", now=now - 2 * BEHIND, kind="flow", replying=True)
+        assert late is not None
+        await db.flush()
+        reply = late.id
+    await _old_messages(services, person, "abc")
+    assert (await purge_expired(services, give_way=Pace(per_tick=0.3)))["inbound_bodies"] == 0
+    assert await _bodies_left(services) == 3  # the run's waiting ran out: the next goes on
+    # while the reply stays late, a batch after at most the per-batch wait
+    counts = await purge_expired(services, give_way=Pace(per_tick=5.0, per_batch=0.1))
+    assert counts["inbound_bodies"] == 3
+    async with services.sessions() as db, db.begin():
+        await db.execute(
+            update(OutboxMessage).where(OutboxMessage.id == reply).values(status="sent")
+        )
+    await _old_messages(services, person, "de")
+    assert (await purge_expired(services, give_way=Pace(per_tick=0.3)))["inbound_bodies"] == 2

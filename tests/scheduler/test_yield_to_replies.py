@@ -19,7 +19,7 @@ from bot.host.flows import start_flow
 from bot.host.outbox import enqueue
 from bot.host.services import Services
 from bot.host.sweeps import fire_timeouts
-from bot.outbox.backlog import BEHIND, Pace, replies_behind
+from bot.outbox.backlog import BEHIND, NON_URGENT, GiveWay, Pace, replies_behind
 from bot.store.models import OutboxMessage, Participant
 from bot.store.models.scheduling import ScheduledItem
 from scheduler.due import run_due
@@ -177,3 +177,51 @@ async def test_a_late_reply_holds_the_timeouts_tick_after_its_first_batch(
         )
     await _timed_out(services, clock, 3)
     assert await fire_timeouts(services, 2, give_way=Pace(per_tick=0.3)) == 3
+
+
+class _Stopwatch:
+    """Monotonic time that moves only when a batch works or the sweep sleeps."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.slept: list[float] = []
+
+    def monotonic(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.slept.append(round(seconds, 6))
+        self.now += seconds
+
+
+@pytest.mark.parametrize(
+    ("rest", "batches", "slept"),
+    [
+        (0.0, [0.3, 0.1, 0.2], []),  # the fan-out's pace: no rest while replies keep up
+        (1.0, [0.3, 0.1, 0.2], [0.3, 0.1]),  # as long as the batch took
+        (0.5, [0.4, 0.2], [0.2]),
+    ],
+)
+async def test_a_resting_pace_rests_after_each_batch_as_long_as_it_took(
+    services: Services, rest: float, batches: list[float], slept: list[float]
+) -> None:
+    watch = _Stopwatch()
+    waits = GiveWay(services, Pace(per_tick=0.1, rest=rest), sleep=watch.sleep,
+                    monotonic=watch.monotonic)  # fmt: skip
+    for index, took in enumerate(batches):
+        if index:  # the sweep asks before each batch after its first
+            assert await waits.before_batch()  # resting is not waiting: the tick goes on
+        watch.now += took
+    assert watch.slept == slept
+
+
+async def test_a_pace_gives_way_at_its_own_threshold(services: Services) -> None:
+    person = await make_participant(services)
+    await _row(services, person, "flow", True, "pending", timedelta(seconds=0.3))
+    assert not await replies_behind(services)
+    assert await replies_behind(services, NON_URGENT.behind)
+    watch = _Stopwatch()
+    waits = GiveWay(services, Pace(per_batch=0.3, behind=NON_URGENT.behind),
+                    sleep=watch.sleep, monotonic=watch.monotonic)  # fmt: skip
+    assert await waits.before_batch()
+    assert sum(watch.slept) == pytest.approx(0.3)  # waited its whole per-batch budget
