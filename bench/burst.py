@@ -17,8 +17,10 @@ Not a test module: ``bench/inbound.py`` imports it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import statistics
+import time
 from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime, timedelta
@@ -91,6 +93,53 @@ async def move_timeouts(url: str, ids: Sequence[int], due_at: datetime) -> int:
 
 def _seconds(at: datetime | None, since: datetime) -> float | None:
     return None if at is None else round((at - since).total_seconds(), 2)
+
+
+class Reviews:
+    """How many of the burst's check-ins the review sweep has marked answered or missed,
+    polled twice a second during the load (a review keeps no time of its own)."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self.since = time.monotonic()
+        self.samples: list[tuple[float, int]] = []
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> Reviews:
+        self.since = time.monotonic()
+        self._task = asyncio.create_task(self._poll())
+        return self
+
+    async def _poll(self) -> None:
+        reviewed = select(func.count()).where(
+            ScheduledItem.key.like("bench-burst:%"), ScheduledItem.result.is_not(None)
+        )
+        while True:
+            async with self.engine.connect() as db:
+                count = int(await db.scalar(reviewed) or 0)
+            self.samples.append((time.monotonic() - self.since, count))
+            await asyncio.sleep(0.5)
+
+    async def stop(self) -> dict[str, Any]:
+        """Reviews by second of the load (each sample's new ones at its own time)."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        counts: Counter[int] = Counter()
+        before = self.samples[0][1] if self.samples else 0
+        for at, count in self.samples[1:]:
+            if count > before:
+                counts[int(at)] += count - before
+            before = count
+        seconds = sorted(counts)
+        return {
+            "reviewed_before_load": self.samples[0][1] if self.samples else None,
+            "reviewed_in_load": sum(counts.values()),
+            "first_reviewed_s": seconds[0] if seconds else None,
+            "last_reviewed_s": seconds[-1] if seconds else None,
+            "reviewed_by_second": dict(sorted(counts.items())),
+        }
 
 
 async def burst_figures(

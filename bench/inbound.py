@@ -10,6 +10,7 @@
     python bench/inbound.py --database sqlite --gc-pauses  # the collector's pauses, timed
     python bench/inbound.py --database sqlite --rate 150 --seconds 40 --fanout 10000  # beside a burst
     python bench/inbound.py --database sqlite --rate 150 --seconds 40 --timeouts 10000  # of timeouts
+    python bench/inbound.py --database sqlite --rate 50 --seconds 100 --timeouts 10000  # and their review
 
 One ``python -m bot serve`` process (scheduler and outbox sender in-process, replies
 going out to ``bench/provider.py``, a local fake Twilio) gets ``--connections``
@@ -51,7 +52,14 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.burst import chart, move_timeouts, report, seed_due, started_before  # noqa: E402
+from bench.burst import (  # noqa: E402
+    Reviews,
+    chart,
+    move_timeouts,
+    report,
+    seed_due,
+    started_before,
+)
 from bench.harness import (  # noqa: E402
     Database,
     MachineCpu,
@@ -205,6 +213,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             load_before = machine_load()
             machine_cpu = MachineCpu()
             load_started = datetime.now(UTC)
+            reviews = Reviews(engine).start() if args.timeouts else None
             load = await drive(
                 [process.url for process in serves], people, seconds=args.seconds,
                 connections=args.connections, rate=args.rate,
@@ -212,6 +221,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 openers=provider.url if args.openers else None,
             )  # fmt: skip
             stopped, load_stopped = time.monotonic(), datetime.now(UTC)
+            if reviews is not None:  # the review sweep (every 60 s) after the timeouts
+                figures["reviews"] = await reviews.stop()
             figures["serve"] = {
                 **load.summary(),
                 **together([await sampler.stop() for sampler in samplers]),

@@ -87,6 +87,26 @@ async def test_the_signature_covers_the_public_url_with_its_query(stack: Stack) 
     assert len(await stack.inbound()) == 1
 
 
+@pytest.mark.parametrize(
+    ("signed_for", "status"),
+    [
+        (PUBLIC_URL, 200),  # as configured: one signature computed
+        (PUBLIC_URL + ":443", 200),  # with the port, as Twilio sometimes signs
+        ("https://another.example.org", 403),
+    ],
+)
+async def test_a_signature_for_the_url_with_or_without_its_port_is_accepted(
+    stack: Stack, signed_for: str, status: int
+) -> None:
+    person = await stack.participant()
+    params = {"MessageSid": new_sid(), "From": person.phone or "", "Body": "hello"}
+    path = "/webhooks/twilio"
+    signature = RequestValidator(AUTH_TOKEN).compute_signature(signed_for + path, params)
+    response = await stack.twilio_post(params, path=path, signature=signature)
+    assert response.status == status
+    assert len(await stack.inbound()) == (1 if status == 200 else 0)
+
+
 async def test_the_same_message_sid_twice_is_processed_once(stack: Stack) -> None:
     person = await stack.participant()
     sid = new_sid()
