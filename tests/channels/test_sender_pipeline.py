@@ -4,6 +4,7 @@ failing provider; against the fake Twilio."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
@@ -172,7 +173,9 @@ async def test_rows_committed_while_the_sender_looks_are_sent_without_waiting_fo
     assert [r.form["Body"] for r in stack.twilio.requests] == ["Due in a minute."]
 
 
-async def test_a_slow_channel_does_not_hold_up_a_fast_one(make_stack: StackFactory) -> None:
+async def test_a_slow_channel_does_not_hold_up_a_fast_one(
+    make_stack: StackFactory, caplog: pytest.LogCaptureFixture
+) -> None:
     """40 SMS paced at 8 a second, then 20 Telegram messages, unpaced: every Telegram
     message goes before the sixteenth SMS. With one gate for all channels, the SMS sends
     waiting for their rate slots held every place, and Telegram waited for 24 more."""
@@ -199,8 +202,18 @@ async def test_a_slow_channel_does_not_hold_up_a_fast_one(make_stack: StackFacto
     await asyncio.wait_for(sender, timeout=30)
     chats = [call.at for call in stack.telegram.sent()]
     texts = sorted(request.at for request in stack.twilio.requests)
-    assert len(chats) == len(chatters)
+    # Failed once in CI on PostgreSQL (18 of 20 sent, two slot pushes refused by the
+    # database); the warnings' kinds and SQLSTATEs say why if it happens again.
+    assert len(chats) == len(chatters), _warnings(caplog)
     assert len(texts) < 16 or max(chats) < texts[15]
+
+
+def _warnings(caplog: pytest.LogCaptureFixture) -> list[tuple[str, object, object]]:
+    return [
+        (r.getMessage(), getattr(r, "driver_error", None), getattr(r, "sqlstate", None))
+        for r in caplog.records
+        if r.levelno >= logging.WARNING
+    ]
 
 
 async def test_once_a_slow_channel_holds_its_share_the_others_rows_are_still_claimed(
