@@ -101,12 +101,11 @@ class Reviews:
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
-        self.since = time.monotonic()
+        self.since = time.monotonic()  # the load starts as it is made: Reviews(engine).start()
         self.samples: list[tuple[float, int]] = []
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> Reviews:
-        self.since = time.monotonic()
         self._task = asyncio.create_task(self._poll())
         return self
 

@@ -71,24 +71,24 @@ async def _replied(db: AsyncSession, sessions: list[FlowSession]) -> set[int]:
     for the group, over the span of all of them."""
     if not sessions:
         return set()
-    theirs: dict[int, list[FlowSession]] = defaultdict(list)
+    spans = {session.id: _while_it_ran(session) for session in sessions}
+    theirs: dict[int, list[int]] = defaultdict(list)
     for session in sessions:
-        theirs[session.participant_id].append(session)
-    spans = [_while_it_ran(session) for session in sessions]
+        theirs[session.participant_id].append(session.id)
     found = await db.execute(
         _MESSAGES,
         {
             "ids": list(theirs),
-            "since": min(since for since, _ in spans),
-            "until": max(until for _, until in spans),
+            "since": min(since for since, _ in spans.values()),
+            "until": max(until for _, until in spans.values()),
         },
     )
     replied: set[int] = set()
     for participant_id, at in found:
-        for session in theirs[participant_id]:
-            since, until = _while_it_ran(session)
+        for session_id in theirs[participant_id]:
+            since, until = spans[session_id]
             if since <= at <= until:
-                replied.add(session.id)
+                replied.add(session_id)
     return replied
 
 
