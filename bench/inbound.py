@@ -299,10 +299,14 @@ def counted(folder: Path, units: int) -> dict[str, Any]:
     drain included), per ``units``: the turns and flow starts, the opening ones too."""
     transactions: Counter[str] = Counter()
     statements: Counter[str] = Counter()
+    waited: Counter[str] = Counter()
+    by_task: Counter[str] = Counter()
     for path in folder.glob("statements.*.json"):
         found = json.loads(path.read_text())
         transactions.update(found["transactions"])
         statements.update(found["statements"])
+        waited.update(found["statement_ms_by_task"])
+        by_task.update(found["statements_by_task"])
     return {
         "turns_and_starts": units,
         "transactions": dict(transactions),
@@ -312,6 +316,8 @@ def counted(folder: Path, units: int) -> dict[str, Any]:
             "commits": round(transactions["commit"] / max(units, 1), 3),
         },
         "most_run": statements.most_common(25),
+        "statement_ms_by_task": {task: round(ms) for task, ms in waited.most_common()},
+        "statements_by_task": dict(by_task.most_common()),
     }
 
 

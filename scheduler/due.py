@@ -31,6 +31,7 @@ from bot.staff.carer_messages import remind_carer
 from bot.store.bulk import Held
 from bot.store.models import FlowSession, Participant
 from bot.store.models.scheduling import CheckinSchedule, ModuleBooking, ModuleSession, ScheduledItem
+from bot.store.numbering import numbering, write_numbered
 from scheduler.modules import reminder_params
 from scheduler.schedules import Schedule, default_schedule, schedule_from_json
 from scheduler.windows import next_allowed
@@ -114,28 +115,32 @@ def _schedule_of(row: CheckinSchedule | None, participant: Participant) -> tuple
     return schedule_from_json({**row.spec, "timezone": participant.timezone}), row.paused
 
 
-async def _start(ctx: Context, trigger: str, params: dict[str, object]) -> str:
-    """Start the row's flow unless a running one forbids it (the flow's ``if_busy``)."""
+async def _start(
+    ctx: Context, trigger: str, params: dict[str, object]
+) -> tuple[str, FlowSession | None]:
+    """Start the row's flow unless a running one forbids it (the flow's ``if_busy``); the
+    outcome, and the session started. The session itself, not its id: in a batch it is
+    not written yet (``bot.store.numbering``), and looking it up by id would write it."""
     services, db, participant, item, schedule, _, now = ctx
     assert item.flow_id is not None
     flow = services.flows.get(item.flow_id)
     if flow is None:
-        return _finish(item, "skipped", "flow_unavailable", now)
+        return _finish(item, "skipped", "flow_unavailable", now), None
     live = await live_session(db, participant.id)
     if live is not None and live.expires_at <= now:
         await end_session(db, live, "expired", now)
         live = None
     if live is not None and flow.if_busy == "skip":
-        return _finish(item, "skipped", "busy", now)
+        return _finish(item, "skipped", "busy", now), None
     if live is not None and flow.if_busy == "wait":
         retry = next_allowed(now + BUSY_RETRY, schedule.zone, schedule.quiet, schedule.blocker())
-        return _later(item, retry, "waiting_busy", now, too_late="busy")
+        return _later(item, retry, "waiting_busy", now, too_late="busy"), None
     prefetch.put_live(db, participant.id, live)  # read once: ``start_flow`` looks again
     session = await start_flow(services, db, participant, flow.id, params=params, trigger=trigger)
     if session is None:
-        return _finish(item, "skipped", "flow_unavailable", now)
+        return _finish(item, "skipped", "flow_unavailable", now), None
     item.session_id = session.id
-    return _finish(item, "done", "started", now)
+    return _finish(item, "done", "started", now), session
 
 
 def _nudge_for(ctx: Context, session: FlowSession) -> ScheduledItem | None:
@@ -164,12 +169,10 @@ def _nudge_for(ctx: Context, session: FlowSession) -> ScheduledItem | None:
 async def _checkin(ctx: Context) -> str:
     if ctx.schedule_paused:
         return _finish(ctx.item, "skipped", "paused", ctx.now)
-    outcome = await _start(ctx, "schedule", dict(ctx.item.params))
-    if outcome == "started" and ctx.item.session_id is not None:
-        session = await ctx.db.get(FlowSession, ctx.item.session_id)
-        nudge = _nudge_for(ctx, session) if session is not None else None
-        if nudge is not None:
-            ctx.db.add(nudge)
+    outcome, session = await _start(ctx, "schedule", dict(ctx.item.params))
+    nudge = _nudge_for(ctx, session) if session is not None else None
+    if nudge is not None:
+        ctx.db.add(nudge)
     return outcome
 
 
@@ -185,7 +188,7 @@ async def _reminder(ctx: Context) -> str:
         return _finish(item, "dropped", "moved", now)
     if now >= session.starts_at:
         return _finish(item, "dropped", "session_started", now)
-    outcome = await _start(ctx, "reminder", reminder_params(session, ctx.participant))
+    outcome, _ = await _start(ctx, "reminder", reminder_params(session, ctx.participant))
     if outcome == "started":  # a consenting carer gets when and where, nothing more
         await remind_carer(db, ctx.services.catalogs, ctx.participant, session, now)
     return outcome
@@ -312,14 +315,16 @@ async def _run_in(
         return look_back_keys(services.flows.get(wanted.get(pid) or ""))
 
     await prefetch.read(db, list(people.values()), keys_for)
+    numbering(db, FlowSession, len(claimed))
     outcomes: list[str] = []
-    held = Held(WRITE_ONLY)
+    held = Held((*WRITE_ONLY, ScheduledItem))  # new rows: the nudges, never read back here
     for c in claimed:
         row, participant = rows.get(c.id), people.get(c.participant_id)
         schedule = schedules.get(c.participant_id)
         outcomes.append(await _act(services, db, c, row, participant, schedule, now))
         held.take(db)
     prefetch.clear(db)
+    await write_numbered(db, FlowSession)  # before the rows that refer to them
     await held.insert(db)
     return outcomes
 

@@ -2,27 +2,56 @@
 
 Loaded by this folder's ``sitecustomize`` when ``STATEMENTS_OUT`` is set: counts every
 statement (by its first 60 characters) and every BEGIN and COMMIT of every engine in
-the process, and writes them as JSON to ``$STATEMENTS_OUT.<pid>.json`` when the process
-exits. It changes nothing else.
+the process, and times each statement from the driver call to its return (on
+PostgreSQL mostly the round trip, plus whatever else the loop ran meanwhile), summed
+by the asyncio task that ran it. Writes them as JSON to ``$STATEMENTS_OUT.<pid>.json``
+when the process exits. It changes nothing else.
 """
 
 from __future__ import annotations
 
+import asyncio
 import atexit
 import collections
 import json
 import os
+import time
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 _statements: collections.Counter[str] = collections.Counter()
 _transactions: collections.Counter[str] = collections.Counter()
+_wall: collections.Counter[str] = collections.Counter()  # ms by task
+_by_task: collections.Counter[str] = collections.Counter()  # statements by task
+
+
+def _task() -> str:
+    try:
+        task = asyncio.current_task()
+    except RuntimeError:
+        return "no loop"
+    if task is None:
+        return "no task"
+    name = task.get_name()
+    if name.startswith("Task-"):  # unnamed: by what it runs
+        return getattr(task.get_coro(), "__qualname__", "unnamed")
+    return name
 
 
 @event.listens_for(Engine, "before_cursor_execute")
-def _statement(_conn: object, _cursor: object, sql: str, *_: object) -> None:
+def _statement(conn: object, _cursor: object, sql: str, *_: object) -> None:
     _statements[" ".join(sql.split())[:60]] += 1
+    conn.info["probe_began"] = time.perf_counter()  # type: ignore[attr-defined]
+
+
+@event.listens_for(Engine, "after_cursor_execute")
+def _done(conn: object, *_: object) -> None:
+    began = conn.info.pop("probe_began", None)  # type: ignore[attr-defined]
+    if began is not None:
+        task = _task()
+        _wall[task] += 1000 * (time.perf_counter() - began)
+        _by_task[task] += 1
 
 
 @event.listens_for(Engine, "begin")
@@ -40,4 +69,6 @@ def _write() -> None:
     out = os.environ.get("STATEMENTS_OUT")
     if out:
         with open(f"{out}.{os.getpid()}.json", "w") as f:
-            json.dump({"transactions": _transactions, "statements": _statements}, f)
+            json.dump({"transactions": _transactions, "statements": _statements,
+                       "statement_ms_by_task": {k: round(v, 1) for k, v in _wall.items()},
+                       "statements_by_task": _by_task}, f)  # fmt: skip

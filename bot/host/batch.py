@@ -50,6 +50,7 @@ from bot.store.bulk import Held, insert_statement, table_of, values_of
 from bot.store.changes import write_changes
 from bot.store.models import Answer, AuditEntry, FlowSession, OutboxMessage, Participant
 from bot.store.models import InboundMessage as InboundRow
+from bot.store.numbering import numbering, write_numbered
 from bot.store.statements import many
 
 SenderKey = tuple[str, str]
@@ -302,6 +303,7 @@ async def _turns(
 ) -> None:
     await _store(db, [c.row for c in chosen])
     await prefetch_turns(services, db, [c.participant for c in chosen])
+    numbering(db, FlowSession, len(chosen))  # sessions a turn starts (a follow-up, a keyword)
     held = Held(WRITE_ONLY)
     with held.collecting(db):
         for c in chosen:
@@ -311,6 +313,7 @@ async def _turns(
             results[c.index] = Received(c.row.id, c.participant.id, False)
             held.take(db)
     prefetch.clear(db)
+    await write_numbered(db, FlowSession)  # before the rows that refer to them
     await _record_outcomes(db, chosen)
     await write_changes(db, CHANGED)
     await held.insert(db)  # what is left (new sessions, items) flushes

@@ -16,6 +16,7 @@ from bot.host.apply import Turn, apply_events
 from bot.host.services import Services
 from bot.store.bulk import held_rows
 from bot.store.models import Answer, FlowSession, Participant, User
+from bot.store.numbering import number
 
 MAX_CHAINED_FLOWS = 3
 ON_SCREEN = frozenset({"simulator", "preview"})  # staff started it and watch for the reply
@@ -187,8 +188,10 @@ async def start_flow(
         trigger=trigger,
     )
     _store_state(session, state, params)
+    numbered = await number(db, session)  # before ``add``: taking a block may autoflush
     db.add(session)
-    await db.flush()
+    if not numbered:
+        await db.flush()  # the id, from the database
     if replying is None:
         replying = inbound_id is not None or trigger in ON_SCREEN
     turn = Turn(db, participant, session, now, inbound_id, replying=replying)

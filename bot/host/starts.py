@@ -25,6 +25,7 @@ from bot.host.flows import look_back_keys, start_flow
 from bot.host.services import Services
 from bot.store.bulk import Held
 from bot.store.models import FlowSession, Participant
+from bot.store.numbering import numbering, write_numbered
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +94,7 @@ async def start_together(services: Services, requests: list[StartRequest]) -> li
                 return look_back_keys(services.flows.get(wanted[pid]))
 
             await prefetch.read(db, [p for _, p in chosen], keys_for)
+            numbering(db, FlowSession, len(chosen))
             held = Held(WRITE_ONLY)
             with held.collecting(db):
                 for index, participant in chosen:
@@ -100,6 +102,7 @@ async def start_together(services: Services, requests: list[StartRequest]) -> li
                     results[index] = await _start(services, db, participant, wanted[pid])
                     held.take(db)
             prefetch.clear(db)
+            await write_numbered(db, FlowSession)  # before the rows that refer to them
             await held.insert(db)
     except Exception as exc:
         log.warning("flow start batch rolled back: %s", type(exc).__name__)

@@ -25,6 +25,7 @@ from bot.outbox.backlog import GiveWay, Pace, given_way
 from bot.store.bulk import Held
 from bot.store.changes import write_changes
 from bot.store.models import FlowSession, InboundMessage, Participant
+from bot.store.numbering import numbering, write_numbered
 
 log = logging.getLogger(__name__)
 SWEEP_LIMIT = 500
@@ -92,6 +93,7 @@ async def fire_group(services: Services, db: AsyncSession, rows: list[Due]) -> i
     live sessions, histories and coaches are read once for the group."""
     people = await locked_participants(db, sorted({row.participant_id for row in rows}))
     await prefetch_turns(services, db, list(people.values()))
+    numbering(db, FlowSession, len(rows))  # sessions a timeout's follow-up starts
     held = Held(WRITE_ONLY)
     fired = 0
     with held.collecting(db):
@@ -101,6 +103,7 @@ async def fire_group(services: Services, db: AsyncSession, rows: list[Due]) -> i
             fired += await _fire(services, db, people.get(row.participant_id), session)
             held.take(db)
     prefetch.clear(db)
+    await write_numbered(db, FlowSession)  # before the rows that refer to them
     await write_changes(db, CHANGED)
     await held.insert(db)
     return fired

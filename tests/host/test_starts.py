@@ -100,16 +100,17 @@ async def test_an_unpublished_flow_is_refused_not_raised(services: Services) -> 
     )
 
 
-async def test_the_messages_and_audit_rows_of_a_batch_go_in_one_insert_each(
+async def test_the_sessions_messages_and_audit_rows_of_a_batch_go_in_one_insert_each(
     services: Services,
 ) -> None:
-    """Each start flushes its new session (its id is the answer); the rows before it must
-    not be flushed with it, one ORM INSERT per row, as they were."""
+    """Each start's new session is numbered from the batch's block of ids and written with
+    the others (``bot.store.numbering``), not flushed a start at a time for its id; the
+    rows before it must not be flushed with it, one ORM INSERT per row, as they were."""
     people = [await make_participant(services) for _ in range(5)]
     inserts: list[str] = []
 
     def count(_conn: object, _cursor: object, sql: str, *_: object) -> None:
-        if sql.startswith(("INSERT INTO outbox", "INSERT INTO audit_log")):
+        if sql.startswith(("INSERT INTO outbox", "INSERT INTO audit_log", "INSERT INTO flow_s")):
             inserts.append(sql.split()[2])
 
     engine = services.engine.sync_engine
@@ -121,6 +122,7 @@ async def test_the_messages_and_audit_rows_of_a_batch_go_in_one_insert_each(
     finally:
         event.remove(engine, "before_cursor_execute", count)
     assert all(isinstance(o, int) for o in outcomes)
-    assert sorted(inserts) == ["audit_log", "outbox"]
-    for participant in people:  # and nothing was lost on the way
+    assert sorted(inserts) == ["audit_log", "flow_sessions", "outbox"]
+    for participant, started in zip(people, outcomes, strict=True):  # nothing lost on the way
         assert await bodies(services, participant)
+        assert [live.id for live in await _live(services, participant.id)] == [started]

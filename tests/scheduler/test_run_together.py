@@ -145,3 +145,32 @@ async def test_a_batch_reads_live_sessions_once_and_no_history_for_a_nudge(
     finally:
         event.remove(engine, "before_cursor_execute", count)
     assert reads == ["live"]
+
+
+async def test_a_batchs_new_sessions_and_nudges_go_in_one_insert_each(
+    services: Services, clock: FixedClock
+) -> None:
+    """Each start's session is numbered from the batch's block of ids (``bot.store.
+    numbering``) and each nudge held back, so a batch writes them once, not a start at a
+    time through the unit of work; each row still names the session it started."""
+    people = [await _person(services, "plain") for _ in range(3)]
+    clock.set(max([(await _first_due(services, p)).due_at for p in people]))
+    claimed = await claim_due(services, limit=1000)
+    inserts: list[str] = []
+
+    def count(_conn: object, _cursor: object, sql: str, *_: object) -> None:
+        if sql.startswith("INSERT INTO"):
+            inserts.append(sql.split()[2])
+
+    engine = services.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        assert await run_together(services, claimed) == ["started"] * 3
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert sorted(inserts) == ["flow_sessions", "outbox", "scheduled_items"]
+    for person in people:
+        (session,) = await sessions_of(services, person.id)
+        (checkin,) = [r for r in await items(services, person.id, ("checkin",)) if r.session_id]
+        (nudge,) = await items(services, person.id, ("nudge",))
+        assert checkin.session_id == session.id == nudge.params["session_id"]
