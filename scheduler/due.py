@@ -20,7 +20,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.host import prefetch, replies
-from bot.host.batch import WRITE_ONLY, locked_participants
+from bot.host.batch import CHANGED, WRITE_ONLY, locked_participants
 from bot.host.flows import end_session, live_session, look_back_keys, start_flow
 from bot.host.groups import in_groups, width_for, writing_for
 from bot.host.inbound import _lock
@@ -28,7 +28,8 @@ from bot.host.outbox import enqueue
 from bot.host.services import Services
 from bot.outbox.backlog import GiveWay, Pace
 from bot.staff.carer_messages import remind_carer
-from bot.store.bulk import Held
+from bot.store.bulk import Held, add_row
+from bot.store.changes import write_changes
 from bot.store.models import FlowSession, Participant
 from bot.store.models.scheduling import CheckinSchedule, ModuleBooking, ModuleSession, ScheduledItem
 from bot.store.numbering import numbering, write_numbered
@@ -143,8 +144,9 @@ async def _start(
     return _finish(item, "done", "started", now), session
 
 
-def _nudge_for(ctx: Context, session: FlowSession) -> ScheduledItem | None:
-    """At most one gentle nudge, halfway to the question's timeout (at most NUDGE_AFTER)."""
+def _nudge_for(ctx: Context, session: FlowSession) -> dict[str, object] | None:
+    """At most one gentle nudge, halfway to the question's timeout (at most NUDGE_AFTER):
+    the new row's values (``bot.store.bulk.add_row``)."""
     if session.status != "waiting" or session.timeout_at is None:
         return None
     now, schedule = ctx.now, ctx.schedule
@@ -152,18 +154,18 @@ def _nudge_for(ctx: Context, session: FlowSession) -> ScheduledItem | None:
     due = next_allowed(wanted, schedule.zone, schedule.quiet, schedule.blocker())
     if due is None or due >= session.timeout_at:
         return None
-    return ScheduledItem(
-        key=f"nudge:{ctx.item.id}",
-        participant_id=ctx.participant.id,
-        kind="nudge",
-        flow_id=session.flow_id,
-        params={"session_id": session.id, "step": session.step},
-        due_at=due,
-        not_after=session.timeout_at,
-        status="pending",
-        attempts=0,
-        created_at=now,
-    )
+    return {
+        "key": f"nudge:{ctx.item.id}",
+        "participant_id": ctx.participant.id,
+        "kind": "nudge",
+        "flow_id": session.flow_id,
+        "params": {"session_id": session.id, "step": session.step},
+        "due_at": due,
+        "not_after": session.timeout_at,
+        "status": "pending",
+        "attempts": 0,
+        "created_at": now,
+    }
 
 
 async def _checkin(ctx: Context) -> str:
@@ -172,7 +174,7 @@ async def _checkin(ctx: Context) -> str:
     outcome, session = await _start(ctx, "schedule", dict(ctx.item.params))
     nudge = _nudge_for(ctx, session) if session is not None else None
     if nudge is not None:
-        ctx.db.add(nudge)
+        add_row(ctx.db, ScheduledItem, nudge)
     return outcome
 
 
@@ -318,13 +320,15 @@ async def _run_in(
     numbering(db, FlowSession, len(claimed))
     outcomes: list[str] = []
     held = Held((*WRITE_ONLY, ScheduledItem))  # new rows: the nudges, never read back here
-    for c in claimed:
-        row, participant = rows.get(c.id), people.get(c.participant_id)
-        schedule = schedules.get(c.participant_id)
-        outcomes.append(await _act(services, db, c, row, participant, schedule, now))
-        held.take(db)
+    with held.collecting(db):
+        for c in claimed:
+            row, participant = rows.get(c.id), people.get(c.participant_id)
+            schedule = schedules.get(c.participant_id)
+            outcomes.append(await _act(services, db, c, row, participant, schedule, now))
+            held.take(db)
     prefetch.clear(db)
     await write_numbered(db, FlowSession)  # before the rows that refer to them
+    await write_changes(db, (ScheduledItem, *CHANGED))
     await held.insert(db)
     return outcomes
 

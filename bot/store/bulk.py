@@ -53,9 +53,11 @@ class Held:
     """New rows of ``models`` taken out of a session as a batch goes (``take``) and
     written at its end in one INSERT per table and set of columns (``insert``).
 
-    Taken after each turn or start, not only at the end: a later start's flush (it needs
-    its new session's id) would otherwise write every pending row before it through the
-    ORM, a row at a time (SQLite has no ordered multi-row RETURNING to batch them).
+    Taken after each turn or start, not only at the end: any later flush (a query's
+    autoflush, a start that flushes for its session's id once the batch's block of ids
+    is spent, ``bot.store.numbering``) would otherwise write every pending row before it
+    through the ORM, a row at a time (SQLite has no ordered multi-row RETURNING to batch
+    them).
     Rows go in the order they were added, so ids (and so the outbox's sending order)
     follow it. The caller must not read taken rows back from their objects: they are
     detached and their ids unset. Rows that refer to each other must not be among them
