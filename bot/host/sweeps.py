@@ -98,8 +98,7 @@ async def fire_group(services: Services, db: AsyncSession, rows: list[Due]) -> i
     fired = 0
     with held.collecting(db):
         for row in rows:
-            prefetch.take_live(db, row.participant_id)  # later reads see this turn's writes
-            session = await db.get(FlowSession, row.session_id)
+            session = await _session_of(db, row)
             fired += await _fire(services, db, people.get(row.participant_id), session)
             held.take(db)
     prefetch.clear(db)
@@ -107,6 +106,21 @@ async def fire_group(services: Services, db: AsyncSession, rows: list[Due]) -> i
     await write_changes(db, CHANGED)
     await held.insert(db)
     return fired
+
+
+async def _session_of(db: AsyncSession, row: Due) -> FlowSession | None:
+    """The row's session: the one the group read ahead when it is still the live one.
+
+    Taken, so that a later read in the turn goes to the database and sees the turn's
+    writes; and used, not dropped: the identity map holds objects weakly, so a dropped
+    session was freed and ``db.get`` read it again, and its autoflush wrote the group's
+    earlier sessions a row at a time (two statements a timeout, ``bench/fanout.py
+    --timeouts`` with ``bench/probes``)."""
+    _, live = prefetch.take_live(db, row.participant_id)
+    if live is not None and live.id == row.session_id:
+        return live
+    found: FlowSession | None = await db.get(FlowSession, row.session_id)
+    return found
 
 
 async def _fire(

@@ -6,6 +6,8 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from sqlalchemy import event
+
 from bot.clock import FixedClock
 from bot.host.flows import start_flow
 from bot.host.groups import writing_for
@@ -116,3 +118,30 @@ async def test_the_sweep_fires_every_due_session_in_batches_once(
     for person in more:
         assert (await sessions_of(services, person.id))[-1].outcome == "missed"
     assert (await sessions_of(services, people["not_due"].id))[-1].outcome == "missed"
+
+
+async def test_a_group_reads_its_sessions_once_and_writes_them_in_one_update(
+    services: Services, clock: FixedClock
+) -> None:
+    """The sessions read ahead are the ones fired: none is read again by id (which, after
+    the group's earlier turns, autoflushed their changes a session at a time)."""
+    people = [await make_participant(services) for _ in range(4)]
+    for person in people:
+        await _start(services, person)
+    clock.advance(5 * HOUR)
+    rows = [await _due(services, person) for person in people]
+    seen: list[str] = []
+
+    def count(_conn: object, _cursor: object, sql: str, *_: object) -> None:
+        if "flow_sessions" in sql.split("WHERE")[0]:
+            seen.append(" ".join(sql.split()[:2]))
+
+    engine = services.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        assert await _fired(services, rows) == 4
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert sorted(seen) == ["SELECT flow_sessions.id,", "UPDATE flow_sessions"]
+    for person in people:
+        assert (await sessions_of(services, person.id))[-1].outcome == "missed"
