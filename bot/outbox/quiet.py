@@ -109,6 +109,16 @@ async def last_sessions(
     return {r.participant_id: LastSession(r.started_at, r.trigger) for r in rows}
 
 
+def needs_last_session(participant: Participant, row: OutboxMessage) -> bool:
+    """Whether the check needs the participant's latest session for this row: a flow
+    message that answers nothing they wrote in the last few minutes. The sender reads
+    sessions only for these (``last_sessions``): a batch of replies reads none."""
+    if row.kind != "flow":
+        return False
+    replied = participant.last_inbound_at
+    return replied is None or replied < row.created_at - REPLY_WINDOW
+
+
 async def _unasked(
     db: AsyncSession,
     participant: Participant,
@@ -118,10 +128,7 @@ async def _unasked(
     """Whether a row goes out on our initiative rather than as a reply to the participant."""
     if row.kind in HELD_KINDS:
         return True
-    if row.kind != "flow":
-        return False
-    replied = participant.last_inbound_at
-    if replied is not None and replied >= row.created_at - REPLY_WINDOW:
+    if not needs_last_session(participant, row):
         return False
     if known is not None:
         last = known.get(participant.id)

@@ -64,7 +64,7 @@ from bot.outbox import lanes, whatsapp
 from bot.outbox.consent import consents_of, refusal
 from bot.outbox.consequences import after_permanent_failure
 from bot.outbox.delivery import OPEN, adopt_statuses
-from bot.outbox.quiet import LastSession, deferred_until, last_sessions
+from bot.outbox.quiet import LastSession, deferred_until, last_sessions, needs_last_session
 from bot.outbox.slots import channel_rate, share_holds, share_limits
 from bot.store.bulk import table_of
 from bot.store.db import sqlite_busy_code
@@ -337,7 +337,13 @@ async def _prepare_in(
     known = Known()
     if people:  # held here, so the identity map keeps them: ``db.get`` below needs no query
         held = list(await db.scalars(_PEOPLE, {"ids": list(people)}))
-        known = Known(await consents_of(db, people), await last_sessions(db, people), held)
+        by_id = {p.id: p for p in held}
+        unsure = {
+            r.participant_id
+            for r in rows.values()
+            if r.participant_id in by_id and needs_last_session(by_id[r.participant_id], r)
+        }
+        known = Known(await consents_of(db, people), await last_sessions(db, unsure), held)
     return [
         await _prepare_row(services, db, rows.get(row_id), attempts, now, known)
         for row_id, attempts in claims
@@ -349,7 +355,7 @@ class Known:
     """What a batch's checks need, read for the whole batch at once."""
 
     consents: dict[tuple[int, str], bool] | None = None
-    sessions: dict[int, LastSession] | None = None
+    sessions: dict[int, LastSession] | None = None  # of those ``needs_last_session`` names
     participants: list[Participant] | None = None  # referenced, not read
 
 

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
+from sqlalchemy import event, update
+
 from bot.host.flows import start_flow
+from bot.outbox.sender import claim_rows, prepare_many
 from bot.store.models import Participant
 from bot.store.models.scheduling import CheckinSchedule
 from tests.channels.conftest import Stack
@@ -147,3 +150,47 @@ async def test_an_unprompted_message_of_a_scheduled_flow_waits_for_morning(stack
     assert _sent(stack, "Still there?") == 0
     assert _sent(stack, "A flow staff started.") == 1
     assert (await stack.outbox_row(row_id)).not_before == datetime(2026, 3, 3, 8, 0, tzinfo=UTC)
+
+
+async def _prepared(stack: Stack, row_ids: list[int]) -> tuple[list[int | None], int]:
+    """Prepare these claimed rows together: each one's message id (None: held back), and
+    how many statements read flow sessions."""
+    claimed = {r.id: r.attempts for r in await claim_rows(stack.services, limit=100)}
+    reads: list[str] = []
+
+    def count(_conn: object, _cursor: object, sql: str, *_: object) -> None:
+        if "flow_sessions" in sql:
+            reads.append(sql)
+
+    engine = stack.services.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        messages = await prepare_many(stack.services, [(i, claimed[i]) for i in row_ids])
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    return [m.outbox_id if m else None for m in messages], len(reads)
+
+
+async def test_a_batch_reads_sessions_only_for_rows_that_answer_nothing(stack: Stack) -> None:
+    """A reply to what someone just wrote goes whatever their session: a batch of replies
+    reads no sessions. In a batch with an unprompted row of a scheduled flow, that row
+    still waits for morning."""
+    replying, quiet = await stack.participant(), await stack.participant()
+    stack.clock.set(datetime(2026, 3, 2, 19, 0, tzinfo=UTC))
+    for person in (replying, quiet):
+        await _scheduled_session(stack, person)
+    await stack.flush()
+    stack.clock.set(datetime(2026, 3, 2, 23, 0, tzinfo=UTC))
+    async with stack.services.sessions() as db, db.begin():
+        await db.execute(
+            update(Participant)
+            .where(Participant.id == replying.id)
+            .values(last_inbound_at=stack.clock.now())
+        )
+    first = await stack.enqueue(replying, "Thank you.", "flow")
+    assert await _prepared(stack, [first]) == ([first], 0)
+    second = await stack.enqueue(replying, "And goodnight.", "flow")
+    unprompted = await stack.enqueue(quiet, "Still there?", "flow")
+    assert await _prepared(stack, [second, unprompted]) == ([second, None], 1)
+    row = await stack.outbox_row(unprompted)
+    assert (row.status, row.not_before) == ("pending", datetime(2026, 3, 3, 8, 0, tzinfo=UTC))
