@@ -55,11 +55,8 @@ def build_scheduler(services: Services) -> AsyncIOScheduler:
         ("schedule_recovery", recover_claims, 60),
         ("escalation_notify", notify_sweep, 15),
         ("flows_reload", refresh_library, 5),  # pick up published flow versions (issue 7)
-        (
-            "retention",
-            functools.partial(purge_expired, give_way=NON_URGENT),
-            3600,
-        ),  # message bodies past their period (issue 8)
+        # message bodies past their period (issue 8)
+        ("retention", functools.partial(purge_expired, give_way=NON_URGENT), 3600),
     ]
     use_policy(policy_from_settings(services.settings))  # deadlines for items opened here
     for name, job, seconds in jobs:

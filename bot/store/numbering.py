@@ -3,13 +3,13 @@
 A flow start needs its new session's id at once: the turn's answers, and the scheduled
 item that started it, refer to it. ``start_flow`` flushed to get it, and in a batch
 (the scheduler's starts, API starts, a turn's or a timeout's follow-up) that flush
-wrote each start's pending rows a row
-at a time: three single-row statements and the unit of work's bookkeeping a start,
-about a third of the fan-out's CPU on SQLite, and three round trips a start on
-PostgreSQL. A batch now takes a block of ids once (PostgreSQL: from the table's
-sequence, in one statement; SQLite, holding its one write lock: one more than the
-largest id, as SQLite itself numbers), numbers its new sessions from it, and writes
-them in one INSERT before anything that refers to them (``write_numbered``).
+wrote each start's pending rows a row at a time: three single-row statements and the
+unit of work's bookkeeping a start, about a third of the fan-out's CPU on SQLite, and
+three round trips a start on PostgreSQL. A batch now takes a block of ids once
+(PostgreSQL: from the table's sequence, in one statement; SQLite, holding its one write
+lock: one more than the largest id, as SQLite itself numbers), numbers its new sessions
+from it, and writes them in one INSERT before anything that refers to them
+(``write_numbered``).
 
 Once a block is used up, rows are no longer numbered: the caller flushes as before. On
 SQLite that order matters: a row the database numbers gets one more than the largest
