@@ -29,8 +29,7 @@ from sqlalchemy import (
     CompoundSelect,
     Select,
     bindparam,
-    func,
-    insert,
+    literal,
     null,
     or_,
     select,
@@ -39,6 +38,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from bot.channels.base import InboundMessage
 from bot.host import prefetch
@@ -50,7 +50,7 @@ from bot.store.bulk import Held, insert_statement, table_of, values_of
 from bot.store.changes import write_changes
 from bot.store.models import Answer, AuditEntry, FlowSession, OutboxMessage, Participant
 from bot.store.models import InboundMessage as InboundRow
-from bot.store.numbering import numbering, write_numbered
+from bot.store.numbering import block_ids, block_query, numbering, write_numbered
 from bot.store.statements import many
 
 SenderKey = tuple[str, str]
@@ -58,27 +58,49 @@ _INBOUND = table_of(InboundRow)
 
 # The batch's statements are built once (``bot.store.statements``), here or in a cached
 # function: at a batch of one, building them dominated the profile.
-_LAST_ID = select(func.max(InboundRow.id))
-_INSERT_RETURNING_ID = insert(_INBOUND).returning(_INBOUND.c.id, sort_by_parameter_order=True)
 _OUTCOME = (
     update(_INBOUND)
     .where(_INBOUND.c.id == bindparam("row_id"))
     .values(outcome=bindparam("row_outcome"), processed_at=bindparam("row_processed"))
 )
+_PARTICIPANTS = table_of(Participant)
+_LAST_INBOUND = (
+    update(_PARTICIPANTS)
+    .where(_PARTICIPANTS.c.id == bindparam("pid"))
+    .values(last_inbound_at=bindparam("row_received"))
+)
+# PostgreSQL writes both in one statement (a data-modifying CTE), one round trip.
+_OUTCOME_AND_LAST_INBOUND = _LAST_INBOUND.add_cte(_OUTCOME.cte("outcome"))
 _NONE = null()
 # Both columns of the unique index, channel first: with the provider id alone the index
 # cannot be searched, and every batch read the whole table (seen in both engines' plans).
-_STORED = select(_NONE, InboundRow.channel, InboundRow.provider_id).where(
+_STORED = select(literal("stored"), _NONE, InboundRow.channel, InboundRow.provider_id).where(
     InboundRow.channel.in_(many("channels")), InboundRow.provider_id.in_(many("provider_ids"))
 )
-# One statement for two questions: which of these participants have an earlier message
-# not yet processed (theirs must go first), and which messages are already stored.
-_SEEN: CompoundSelect[tuple[int | None, str | None, str | None]] = union_all(
-    select(InboundRow.participant_id, _NONE, _NONE).where(
-        InboundRow.participant_id.in_(many("pids")), InboundRow.processed_at.is_(None)
-    ),
-    _STORED,
+_WAITING = select(literal("waiting"), InboundRow.participant_id, _NONE, _NONE).where(
+    InboundRow.participant_id.in_(many("pids")), InboundRow.processed_at.is_(None)
 )
+SeenRow = tuple[str, int | None, str | None, str | None]  # kind, number, channel, provider id
+# New rows a batch numbers ahead, by the kind its block has in ``_seen_statement``.
+_BLOCKS: dict[str, type[InboundRow] | type[FlowSession]] = {
+    "inbound": InboundRow,
+    "sessions": FlowSession,
+}
+
+
+@functools.cache
+def _seen_statement(dialect: str) -> CompoundSelect[SeenRow]:
+    """One statement, one round trip, for three questions: which of these participants
+    have an earlier message not yet processed (theirs must go first), which messages are
+    already stored, and blocks of ids (``bot.store.numbering``: on PostgreSQL the ids, on
+    SQLite the largest id) for the batch's messages and the sessions its turns may start.
+    """
+    blocks = []
+    for kind, model in _BLOCKS.items():
+        block = block_query(dialect, model).subquery()
+        (number,) = block.columns
+        blocks.append(select(literal(kind), number, _NONE, _NONE).select_from(block))
+    return union_all(_WAITING, _STORED, *blocks)
 
 
 def sender_key(message: InboundMessage) -> SenderKey:
@@ -103,34 +125,35 @@ async def _take_write_lock(db: AsyncSession) -> None:
         await db.execute(text("BEGIN IMMEDIATE"))
 
 
-async def _store(db: AsyncSession, rows: list[InboundRow]) -> None:
-    """One INSERT for the batch's messages, each row given its id.
+async def _store(db: AsyncSession, rows: list[InboundRow], ids: list[int]) -> None:
+    """One INSERT for the batch's messages, each row numbered from the batch's block.
 
     The rows stay out of the ORM session: their outcome is written by one UPDATE at
     the end (``_record_outcomes``), which costs a fraction of the unit of work's flush.
-    SQLite hands new ids back only one INSERT at a time; holding its one write lock, we
-    number the rows as it would (one more than the largest id). PostgreSQL returns them
-    in the order the rows were given.
     """
-    if db.bind.dialect.name == "sqlite":
-        last = await db.scalar(_LAST_ID) or 0
-        for n, row in enumerate(rows, start=1):
-            row.id = last + n
-        await db.execute(insert_statement(InboundRow), [values_of(row) for row in rows])
-        return
-    ids = await db.scalars(_INSERT_RETURNING_ID, [values_of(row) for row in rows])
-    for row, new_id in zip(rows, ids, strict=True):
+    for row, new_id in zip(rows, ids, strict=False):
         row.id = new_id
+    await db.execute(insert_statement(InboundRow), [values_of(row) for row in rows])
 
 
 async def _record_outcomes(db: AsyncSession, chosen: list[Chosen]) -> None:
-    await db.execute(
-        _OUTCOME,
-        [
-            {"row_id": c.row.id, "row_outcome": c.row.outcome, "row_processed": c.row.processed_at}
-            for c in chosen
-        ],
-    )
+    """Each message's outcome, and when its participant last wrote (kept off the ORM's
+    changes, ``_turns``): on PostgreSQL in one statement, on SQLite in two."""
+    params = [
+        {
+            "row_id": c.row.id,
+            "row_outcome": c.row.outcome,
+            "row_processed": c.row.processed_at,
+            "pid": c.participant.id,
+            "row_received": c.row.received_at,
+        }
+        for c in chosen
+    ]
+    if db.bind.dialect.name == "sqlite":
+        await db.execute(_OUTCOME, params)
+        await db.execute(_LAST_INBOUND, params)
+    else:
+        await db.execute(_OUTCOME_AND_LAST_INBOUND, params)
 
 
 async def _participants(
@@ -178,25 +201,35 @@ def participants_query(dialect: str, given: frozenset[str]) -> Select[tuple[Part
     return query.execution_options(populate_existing=True)
 
 
+@dataclass
+class Seen:
+    waiting: set[int]  # participants with a message waiting
+    stored: set[SenderKey]  # (channel, provider id) pairs already stored
+    ids: dict[str, list[int]]  # blocks of ids for new rows, by ``_BLOCKS``' kinds
+
+
 async def _seen(
     db: AsyncSession, participant_ids: set[int], messages: list[InboundMessage]
-) -> tuple[set[int], set[SenderKey]]:
-    """Participants with a message waiting, and (channel, provider id) pairs already stored.
-
-    The pairs are duplicates (the caller looks up exact pairs, so a pair of one message's
-    channel and another's id is harmless). A statement of its own, after the locks: in
-    READ COMMITTED a locking statement that waited re-reads only the locked rows, so a
-    subquery in it could miss a message that was committed while it waited.
+) -> Seen:
+    """``_seen_statement``'s answers. The stored pairs are duplicates (the caller looks up
+    exact pairs, so a pair of one message's channel and another's id is harmless). A
+    statement of its own, after the locks: in READ COMMITTED a locking statement that
+    waited re-reads only the locked rows, so a subquery in it could miss a message that
+    was committed while it waited.
     """
-    waiting: set[int] = set()
-    stored: set[SenderKey] = set()
-    rows = await db.execute(_SEEN, _seen_params(participant_ids, messages))
-    for pid, channel, provider_id in rows:
-        if pid is not None:
-            waiting.add(pid)
-        elif channel is not None and provider_id is not None:
-            stored.add((channel, provider_id))
-    return waiting, stored
+    dialect, size = db.bind.dialect.name, len(messages)
+    seen = Seen(set(), set(), {})
+    blocks: dict[str, list[int | None]] = {kind: [] for kind in _BLOCKS}
+    params = {**_seen_params(participant_ids, messages), "block_size": size}
+    for kind, number, channel, provider_id in await db.execute(_seen_statement(dialect), params):
+        if kind == "waiting" and number is not None:
+            seen.waiting.add(number)
+        elif kind == "stored" and channel is not None and provider_id is not None:
+            seen.stored.add((channel, provider_id))
+        elif kind in blocks:
+            blocks[kind].append(number)
+    seen.ids = {kind: block_ids(dialect, found, size) for kind, found in blocks.items()}
+    return seen
 
 
 def _keys_of(participant: Participant) -> Iterable[SenderKey]:
@@ -209,10 +242,11 @@ def _keys_of(participant: Participant) -> Iterable[SenderKey]:
 
 
 def seen_query(
-    participant_ids: set[int], messages: list[InboundMessage]
-) -> CompoundSelect[tuple[int | None, str | None, str | None]]:
+    dialect: str, participant_ids: set[int], messages: list[InboundMessage]
+) -> CompoundSelect[SeenRow]:
     """``_seen``'s statement with these values bound (for reading its plan)."""
-    return _SEEN.params(_seen_params(participant_ids, messages))
+    params = {**_seen_params(participant_ids, messages), "block_size": len(messages)}
+    return _seen_statement(dialect).params(params)
 
 
 def _seen_params(participant_ids: set[int], messages: list[InboundMessage]) -> dict[str, list[Any]]:
@@ -240,11 +274,11 @@ def _choose(
     services: Services,
     messages: list[InboundMessage],
     who: dict[SenderKey, Participant],
-    stored: set[SenderKey],
-    waiting: set[int],
+    seen: Seen,
     busy: set[SenderKey],
     now: datetime,
 ) -> tuple[list[Chosen], list[Received | None]]:
+    stored, waiting = seen.stored, seen.waiting
     results: list[Received | None] = [None] * len(messages)
     chosen: list[Chosen] = []
     taken: set[int] = set()
@@ -278,16 +312,16 @@ async def process_batch(
         async with services.writing() as db:
             await _take_write_lock(db)
             who = await _participants(db, messages)
-            waiting, stored = await _seen(db, {p.id for p in who.values()}, messages)
+            seen = await _seen(db, {p.id for p in who.values()}, messages)
             now = services.clock.now()  # once the locks are held: the order they were processed
-            chosen, results = _choose(services, messages, who, stored, waiting, busy, now)
+            chosen, results = _choose(services, messages, who, seen, busy, now)
             if not chosen:
                 return results
             for c in chosen:
                 lock = services.participant_lock(c.participant.id)
                 await lock.acquire()  # free: checked in _choose, and nothing awaited since
                 locks.append(lock)
-            await _turns(services, db, chosen, results, now)
+            await _turns(services, db, chosen, results, now, seen.ids)
     finally:
         for lock in locks:
             lock.release()
@@ -300,16 +334,19 @@ async def _turns(
     chosen: list[Chosen],
     results: list[Received | None],
     now: datetime,
+    ids: dict[str, list[int]],
 ) -> None:
-    await _store(db, [c.row for c in chosen])
+    await _store(db, [c.row for c in chosen], ids["inbound"])
     await prefetch_turns(services, db, [c.participant for c in chosen])
-    numbering(db, FlowSession, len(chosen))  # sessions a turn starts (a follow-up, a keyword)
+    # Sessions a turn starts (a follow-up, a keyword), numbered from the block ``_seen`` took.
+    numbering(db, FlowSession, len(ids["sessions"]), ids["sessions"])
     held = Held(WRITE_ONLY)
     with held.collecting(db):
         for c in chosen:
             c.row.outcome = await decide(Message(services, db, c.participant, c.row, now))
             c.row.processed_at = now
-            c.participant.last_inbound_at = c.row.received_at
+            # Written with the outcome (``_record_outcomes``), not as a change of its own.
+            set_committed_value(c.participant, "last_inbound_at", c.row.received_at)
             results[c.index] = Received(c.row.id, c.participant.id, False)
             held.take(db)
     prefetch.clear(db)

@@ -307,15 +307,19 @@ async def _prepare(
     return message
 
 
-_ROWS = select(OutboxMessage).where(OutboxMessage.id.in_(many("ids")))
-_PEOPLE = select(Participant).where(Participant.id.in_(many("ids")))
+# The rows with their participants (none for a staff notification): one round trip.
+_ROWS = (
+    select(OutboxMessage, Participant)
+    .outerjoin(Participant, Participant.id == OutboxMessage.participant_id)
+    .where(OutboxMessage.id.in_(many("ids")))
+)
 
 
 async def prepare_many(
     services: Services, claims: Sequence[tuple[int, int | None]]
 ) -> list[OutboundMessage | None]:
     """``_prepare`` for several rows in one transaction (one commit, rows and people
-    loaded in two statements); each row gets its message, or None if it must not go.
+    loaded in one statement); each row gets its message, or None if it must not go.
 
     ``attempts`` is the value our claim returned: if the row was claimed again since
     (our claim went stale and another worker took it), it is no longer ours to send.
@@ -332,12 +336,16 @@ async def _prepare_in(
     now: datetime,
 ) -> list[OutboundMessage | None]:
     ids = [row_id for row_id, _ in claims]
-    rows = {r.id: r for r in await db.scalars(_ROWS, {"ids": ids})}
-    people = {r.participant_id for r in rows.values() if r.participant_id is not None}
+    rows: dict[int, OutboxMessage] = {}
+    by_id: dict[int, Participant] = {}  # held, so the identity map keeps them for ``db.get``
+    for row, participant in await db.execute(_ROWS, {"ids": ids}):
+        rows[row.id] = row
+        if participant is not None:
+            by_id[participant.id] = participant
+    people = set(by_id)
     known = Known()
-    if people:  # held here, so the identity map keeps them: ``db.get`` below needs no query
-        held = list(await db.scalars(_PEOPLE, {"ids": list(people)}))
-        by_id = {p.id: p for p in held}
+    if people:
+        held = list(by_id.values())
         unsure = {
             r.participant_id
             for r in rows.values()

@@ -21,14 +21,40 @@ flush writes the numbered rows first, in the order they were added).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cache
 
-from sqlalchemy import func, select, text
+from sqlalchemy import Integer, Select, String, bindparam, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.store.bulk import table_of
 from bot.store.models.base import Base
 
 _KEY = "bot.store.numbering"
+
+
+@cache
+def block_query(dialect: str, model: type[Base]) -> Select[tuple[int | None]]:
+    """The read that takes a block of ``:block_size`` ids: on PostgreSQL the ids, one row
+    each, from the table's sequence; on SQLite one row, the largest id (read inside the
+    write turn, so nobody else numbers rows meanwhile). A batch may run it as part of a
+    read it makes anyway (``bot.host.batch``); ``block_ids`` turns its rows into ids."""
+    table = table_of(model)
+    (primary,) = table.primary_key.columns
+    if dialect == "sqlite":
+        return select(func.max(primary))
+    sequence = func.pg_get_serial_sequence(
+        literal(table.name, String), literal(primary.name, String)
+    )
+    series = func.generate_series(1, bindparam("block_size", type_=Integer)).table_valued("n")
+    return select(func.nextval(sequence)).select_from(series)
+
+
+def block_ids(dialect: str, found: list[int | None], size: int) -> list[int]:
+    """The block's ids from ``block_query``'s rows."""
+    if dialect == "sqlite":
+        last = found[0] if found and found[0] is not None else 0
+        return list(range(last + 1, last + 1 + size))
+    return sorted(n for n in found if n is not None)
 
 
 @dataclass
@@ -41,18 +67,9 @@ class Block:
     rows: list[Base] = field(default_factory=list)
 
     async def _take(self, db: AsyncSession) -> list[int]:
-        table = table_of(self.model)
-        (primary,) = table.primary_key.columns
-        if db.bind.dialect.name == "sqlite":
-            last = await db.scalar(select(func.max(primary))) or 0
-            return list(range(last + 1, last + 1 + self.size))
-        found = await db.scalars(
-            text(
-                "SELECT nextval(pg_get_serial_sequence(:table, :column)) FROM generate_series(1, :n)"
-            ),
-            {"table": table.name, "column": primary.name, "n": self.size},
-        )
-        return sorted(found)
+        dialect = db.bind.dialect.name
+        found = await db.scalars(block_query(dialect, self.model), {"block_size": self.size})
+        return block_ids(dialect, list(found), self.size)
 
     async def number(self, db: AsyncSession, row: Base) -> bool:
         """Give ``row`` the next id of the block; False once the block is used up."""
@@ -65,9 +82,13 @@ class Block:
         return True
 
 
-def numbering(db: AsyncSession, model: type[Base], size: int) -> Block:
-    """Number up to ``size`` new rows of ``model`` in this transaction (``number``)."""
-    block = Block(model, size)
+def numbering(
+    db: AsyncSession, model: type[Base], size: int, ids: list[int] | None = None
+) -> Block:
+    """Number up to ``size`` new rows of ``model`` in this transaction (``number``), from
+    ``ids`` if the caller took them already (``block_query``), else from the database at
+    the first row."""
+    block = Block(model, size, ids)
     db.info[(_KEY, model)] = block
     return block
 

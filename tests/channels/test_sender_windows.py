@@ -152,15 +152,19 @@ async def test_an_unprompted_message_of_a_scheduled_flow_waits_for_morning(stack
     assert (await stack.outbox_row(row_id)).not_before == datetime(2026, 3, 3, 8, 0, tzinfo=UTC)
 
 
-async def _prepared(stack: Stack, row_ids: list[int]) -> tuple[list[int | None], int]:
+async def _prepared(
+    stack: Stack, row_ids: list[int], statements: list[str] | None = None
+) -> tuple[list[int | None], int]:
     """Prepare these claimed rows together: each one's message id (None: held back), and
-    how many statements read flow sessions."""
+    how many statements read flow sessions (every statement run: in ``statements``)."""
     claimed = {r.id: r.attempts for r in await claim_rows(stack.services, limit=100)}
     reads: list[str] = []
 
     def count(_conn: object, _cursor: object, sql: str, *_: object) -> None:
         if "flow_sessions" in sql:
             reads.append(sql)
+        if statements is not None:
+            statements.append(" ".join(sql.split()))
 
     engine = stack.services.engine.sync_engine
     event.listen(engine, "before_cursor_execute", count)
@@ -169,6 +173,24 @@ async def _prepared(stack: Stack, row_ids: list[int]) -> tuple[list[int | None],
     finally:
         event.remove(engine, "before_cursor_execute", count)
     return [m.outbox_id if m else None for m in messages], len(reads)
+
+
+async def test_a_batch_of_replies_is_prepared_in_three_statements(stack: Stack) -> None:
+    """Rows with their participants, the participants' consents, the rows marked
+    ``sending``: each a round trip on PostgreSQL, so none more than needed."""
+    people = [await stack.participant() for _ in range(3)]
+    for person in people:
+        async with stack.services.sessions() as db, db.begin():
+            await db.execute(
+                update(Participant)
+                .where(Participant.id == person.id)
+                .values(last_inbound_at=stack.clock.now())
+            )
+    rows = [await stack.enqueue(person, "Thank you.", "flow") for person in people]
+    statements: list[str] = []
+    assert await _prepared(stack, rows, statements) == (rows, 0)
+    assert [s.split(" ")[0] for s in statements] == ["SELECT", "SELECT", "UPDATE"], statements
+    assert "JOIN participants" in statements[0] and "FROM consents" in statements[1]
 
 
 async def test_a_batch_reads_sessions_only_for_rows_that_answer_nothing(stack: Stack) -> None:
