@@ -301,8 +301,12 @@ def counted(folder: Path, units: int) -> dict[str, Any]:
     statements: Counter[str] = Counter()
     waited: Counter[str] = Counter()
     by_task: Counter[str] = Counter()
+    prepared: Counter[str] = Counter()
+    prepare_ms = 0.0
     for path in folder.glob("statements.*.json"):
         found = json.loads(path.read_text())
+        prepared.update(found.get("prepared", {}))
+        prepare_ms += found.get("prepare_ms", 0.0)
         transactions.update(found["transactions"])
         statements.update(found["statements"])
         waited.update(found["statement_ms_by_task"])
@@ -318,6 +322,11 @@ def counted(folder: Path, units: int) -> dict[str, Any]:
         "most_run": statements.most_common(25),
         "statement_ms_by_task": {task: round(ms) for task, ms in waited.most_common()},
         "statements_by_task": dict(by_task.most_common()),
+        # PostgreSQL: statements prepared on the server (per connection and text), and
+        # the wall time spent preparing them.
+        "prepared": prepared.total(),
+        "prepare_ms": round(prepare_ms),
+        "most_prepared": prepared.most_common(10),
     }
 
 

@@ -24,7 +24,7 @@ from bot.host.services import Services
 from bot.outbox.backlog import GiveWay, Pace, given_way
 from bot.store.models import FlowSession, InboundMessage
 from bot.store.models.scheduling import CheckinSchedule, ScheduledItem
-from bot.store.statements import many
+from bot.store.statements import one_of
 
 log = logging.getLogger(__name__)
 LIMIT = 10_000  # rows a tick (the timeouts sweep fires as many)
@@ -48,11 +48,11 @@ _ENDED = (
 )
 
 
-_ITEMS = select(ScheduledItem).where(ScheduledItem.id.in_(many("ids")))
-_SESSIONS = select(FlowSession).where(FlowSession.id.in_(many("ids")))
-_SCHEDULES = select(CheckinSchedule).where(CheckinSchedule.participant_id.in_(many("ids")))
+_ITEMS = select(ScheduledItem).where(one_of(ScheduledItem.id, "ids"))
+_SESSIONS = select(FlowSession).where(one_of(FlowSession.id, "ids"))
+_SCHEDULES = select(CheckinSchedule).where(one_of(CheckinSchedule.participant_id, "ids"))
 _MESSAGES = select(InboundMessage.participant_id, InboundMessage.received_at).where(
-    InboundMessage.participant_id.in_(many("ids")),
+    one_of(InboundMessage.participant_id, "ids"),
     InboundMessage.received_at >= bindparam("since", type_=InboundMessage.received_at.type),
     InboundMessage.received_at <= bindparam("until", type_=InboundMessage.received_at.type),
 )

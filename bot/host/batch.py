@@ -51,7 +51,7 @@ from bot.store.changes import write_changes
 from bot.store.models import Answer, AuditEntry, FlowSession, OutboxMessage, Participant
 from bot.store.models import InboundMessage as InboundRow
 from bot.store.numbering import block_ids, block_query, numbering, write_numbered
-from bot.store.statements import many
+from bot.store.statements import one_of
 
 SenderKey = tuple[str, str]
 _INBOUND = table_of(InboundRow)
@@ -75,10 +75,10 @@ _NONE = null()
 # Both columns of the unique index, channel first: with the provider id alone the index
 # cannot be searched, and every batch read the whole table (seen in both engines' plans).
 _STORED = select(literal("stored"), _NONE, InboundRow.channel, InboundRow.provider_id).where(
-    InboundRow.channel.in_(many("channels")), InboundRow.provider_id.in_(many("provider_ids"))
+    one_of(InboundRow.channel, "channels"), one_of(InboundRow.provider_id, "provider_ids")
 )
 _WAITING = select(literal("waiting"), InboundRow.participant_id, _NONE, _NONE).where(
-    InboundRow.participant_id.in_(many("pids")), InboundRow.processed_at.is_(None)
+    one_of(InboundRow.participant_id, "pids"), InboundRow.processed_at.is_(None)
 )
 SeenRow = tuple[str, int | None, str | None, str | None]  # kind, number, channel, provider id
 # New rows a batch numbers ahead, by the kind its block has in ``_seen_statement``.
@@ -191,7 +191,7 @@ async def locked_participants(db: AsyncSession, ids: list[int]) -> dict[int, Par
 
 @functools.cache
 def participants_query(dialect: str, given: frozenset[str]) -> Select[tuple[Participant]]:
-    conditions = [column.in_(many(name)) for name, column in _BY.items() if name in given]
+    conditions = [one_of(column, name) for name, column in _BY.items() if name in given]
     query = select(Participant).where(or_(*conditions)).order_by(Participant.id)
     if dialect != "sqlite":
         # FOR NO KEY UPDATE: excludes every other processor of these participants, yet lets

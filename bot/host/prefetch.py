@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.engine.conditions import MAX_RECENT
 from bot.store.models import Answer, FlowSession, Participant, User
-from bot.store.statements import many
+from bot.store.statements import one_of
 
 KEY = "bot.host.prefetch"
 HistoryRows = list[tuple[str, Any, int | None]]  # key, value, session id; newest first
@@ -35,10 +35,10 @@ class Prefetched:
 
 _LIVE = (
     select(FlowSession)
-    .where(FlowSession.participant_id.in_(many("pids")), FlowSession.status != "ended")
+    .where(one_of(FlowSession.participant_id, "pids"), FlowSession.status != "ended")
     .order_by(FlowSession.id)
 )
-_COACHES = select(User.id, User.name).where(User.id.in_(many("ids")))
+_COACHES = select(User.id, User.name).where(one_of(User.id, "ids"))
 
 
 def _histories_query() -> Select[tuple[int, str, Any, int | None]]:
@@ -49,7 +49,7 @@ def _histories_query() -> Select[tuple[int, str, Any, int | None]]:
     )
     ranked = (
         select(Answer.participant_id, Answer.key, Answer.value, Answer.session_id, rank)
-        .where(Answer.participant_id.in_(many("pids")), Answer.key.in_(many("keys")))
+        .where(one_of(Answer.participant_id, "pids"), one_of(Answer.key, "keys"))
         .subquery()
     )
     return (

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.host.outbox import SENT_WITHOUT_CONSENT, may_send
 from bot.store.models import Consent, Participant
-from bot.store.statements import many
+from bot.store.statements import one_of
 
 # The simulator is a staff preview and demo, not a way to reach a person.
 CONSENTED_CHANNELS = frozenset({"sms", "whatsapp", "telegram"})
@@ -31,7 +31,7 @@ async def has_consent(db: AsyncSession, participant_id: int, channel: str) -> bo
 
 
 _CONSENTS = select(Consent.participant_id, Consent.channel, Consent.given).where(
-    Consent.participant_id.in_(many("ids"))
+    one_of(Consent.participant_id, "ids")
 )
 
 

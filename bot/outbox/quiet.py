@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.store.models import FlowSession, OutboxMessage, Participant
 from bot.store.models.scheduling import CheckinSchedule
-from bot.store.statements import many
+from bot.store.statements import one_of
 
 if TYPE_CHECKING:
     from scheduler.schedules import Schedule
@@ -65,7 +65,7 @@ def _latest_by_rank() -> Select[tuple[int, datetime, str]]:
     )
     ranked = (
         select(FlowSession.participant_id, FlowSession.started_at, FlowSession.trigger, rank)
-        .where(FlowSession.participant_id.in_(many("ids")))
+        .where(one_of(FlowSession.participant_id, "ids"))
         .subquery()
     )
     return select(ranked.c.participant_id, ranked.c.started_at, ranked.c.trigger).where(
@@ -78,7 +78,7 @@ def _latest_by_join() -> Select[tuple[int, datetime, str]]:
     join: 34.9 µs against the ranking's 50.5 µs for 16 participants (timeit, stop 25)."""
     latest = (
         select(FlowSession.participant_id, func.max(FlowSession.started_at).label("at"))
-        .where(FlowSession.participant_id.in_(many("ids")))
+        .where(one_of(FlowSession.participant_id, "ids"))
         .group_by(FlowSession.participant_id)
         .subquery()
     )

@@ -70,7 +70,7 @@ from bot.store.bulk import table_of
 from bot.store.db import sqlite_busy_code
 from bot.store.models import OutboxMessage, Participant, User
 from bot.store.models.channels import DeliveryStatus
-from bot.store.statements import many
+from bot.store.statements import none_of, one_of
 
 log = logging.getLogger(__name__)
 BATCH = 50
@@ -177,7 +177,7 @@ def _claim_statement(dialect: str, shape: str, skipping: bool = False) -> Update
     if shape == "earlier":
         # Found through the participant index: the status is wrapped so that no planner
         # reads the whole backlog through ix_outbox_due instead (SQLite did, unanalysed).
-        people = select(_OUTBOX.c.participant_id).where(_OUTBOX.c.id.in_(many("ids")))
+        people = select(_OUTBOX.c.participant_id).where(one_of(_OUTBOX.c.id, "ids"))
         due = select(_OUTBOX.c.id).where(
             _of_people(dialect, people),
             _OUTBOX.c.status.concat("") == "pending",
@@ -190,7 +190,7 @@ def _claim_statement(dialect: str, shape: str, skipping: bool = False) -> Update
         if shape == "lane":
             due = due.where(lane == low)
             if skipping:
-                due = due.where(_OUTBOX.c.channel.not_in(many("skip")))
+                due = due.where(none_of(_OUTBOX.c.channel, "skip"))
         else:
             due = due.where(lane >= low, lane <= bindparam("high_lane", type_=lane.type))
         due = due.order_by(lane, _OUTBOX.c.not_before, _OUTBOX.c.id).limit(
@@ -311,7 +311,7 @@ async def _prepare(
 _ROWS = (
     select(OutboxMessage, Participant)
     .outerjoin(Participant, Participant.id == OutboxMessage.participant_id)
-    .where(OutboxMessage.id.in_(many("ids")))
+    .where(one_of(OutboxMessage.id, "ids"))
 )
 
 
@@ -555,7 +555,7 @@ RECORD_SENT = (  # built once, like the claim
 
 # Statuses whose callback came before the send was recorded (built once).
 _EARLY = select(DeliveryStatus.provider_id).where(
-    DeliveryStatus.provider_id.in_(many("ids")), DeliveryStatus.outbox_id.is_(None)
+    one_of(DeliveryStatus.provider_id, "ids"), DeliveryStatus.outbox_id.is_(None)
 )
 
 

@@ -58,6 +58,8 @@ def _literal(value: Any) -> str:
     """A parameter as SQL text, for EXECUTE (the prepared statement's types apply)."""
     if value is None:
         return "NULL"
+    if isinstance(value, list | tuple):  # a list given as one array (``one_of``)
+        return "ARRAY[" + ", ".join(map(_literal, value)) + "]"
     if isinstance(value, bool | int | float):
         return str(value).upper() if isinstance(value, bool) else str(value)
     text_value = value.isoformat() if isinstance(value, datetime) else str(value)
