@@ -29,6 +29,7 @@ from sqlalchemy import (
     CompoundSelect,
     Select,
     bindparam,
+    insert,
     literal,
     null,
     or_,
@@ -69,8 +70,15 @@ _LAST_INBOUND = (
     .where(_PARTICIPANTS.c.id == bindparam("pid"))
     .values(last_inbound_at=bindparam("row_received"))
 )
-# PostgreSQL writes both in one statement (a data-modifying CTE), one round trip.
-_OUTCOME_AND_LAST_INBOUND = _LAST_INBOUND.add_cte(_OUTCOME.cte("outcome"))
+_STORED_COLUMNS = (
+    "id", "channel", "provider_id", "participant_id", "sender", "text", "button",
+    "media_count", "received_at", "processed_at", "outcome",
+)  # fmt: skip
+# PostgreSQL writes each message, processed, with its participant's ``last_inbound_at``
+# in one statement (a data-modifying CTE): one round trip for both, at the end.
+_STORE_AND_LAST_INBOUND = _LAST_INBOUND.add_cte(
+    insert(_INBOUND).values({c: bindparam(f"in_{c}") for c in _STORED_COLUMNS}).cte("stored")
+)
 _NONE = null()
 # Both columns of the unique index, channel first: with the provider id alone the index
 # cannot be searched, and every batch read the whole table (seen in both engines' plans).
@@ -125,35 +133,46 @@ async def _take_write_lock(db: AsyncSession) -> None:
         await db.execute(text("BEGIN IMMEDIATE"))
 
 
-async def _store(db: AsyncSession, rows: list[InboundRow], ids: list[int]) -> None:
-    """One INSERT for the batch's messages, each row numbered from the batch's block.
+def _number(rows: list[InboundRow], ids: list[int]) -> None:
+    for row, new_id in zip(rows, ids, strict=False):  # the block has one id per message
+        row.id = new_id
+
+
+async def _store(db: AsyncSession, rows: list[InboundRow]) -> None:
+    """SQLite: one INSERT for the batch's messages before their turns.
 
     The rows stay out of the ORM session: their outcome is written by one UPDATE at
     the end (``_record_outcomes``), which costs a fraction of the unit of work's flush.
     """
-    for row, new_id in zip(rows, ids, strict=False):
-        row.id = new_id
     await db.execute(insert_statement(InboundRow), [values_of(row) for row in rows])
 
 
 async def _record_outcomes(db: AsyncSession, chosen: list[Chosen]) -> None:
     """Each message's outcome, and when its participant last wrote (kept off the ORM's
-    changes, ``_turns``): on PostgreSQL in one statement, on SQLite in two."""
-    params = [
-        {
-            "row_id": c.row.id,
-            "row_outcome": c.row.outcome,
-            "row_processed": c.row.processed_at,
-            "pid": c.participant.id,
-            "row_received": c.row.received_at,
-        }
-        for c in chosen
-    ]
+    changes, ``_turns``). SQLite: two UPDATEs of the rows ``_store`` wrote. PostgreSQL:
+    the messages are written now, processed, in one statement with the participants'
+    (a round trip fewer; an escalation's reference to its message is checked at commit).
+    """
     if db.bind.dialect.name == "sqlite":
-        await db.execute(_OUTCOME, params)
-        await db.execute(_LAST_INBOUND, params)
-    else:
-        await db.execute(_OUTCOME_AND_LAST_INBOUND, params)
+        await db.execute(_OUTCOME, [_outcome(c) for c in chosen])
+        await db.execute(_LAST_INBOUND, [_last_inbound(c) for c in chosen])
+        return
+    await db.execute(
+        _STORE_AND_LAST_INBOUND,
+        [{**_stored(c.row), **_last_inbound(c)} for c in chosen],
+    )
+
+
+def _outcome(c: Chosen) -> dict[str, Any]:
+    return {"row_id": c.row.id, "row_outcome": c.row.outcome, "row_processed": c.row.processed_at}
+
+
+def _last_inbound(c: Chosen) -> dict[str, Any]:
+    return {"pid": c.participant.id, "row_received": c.row.received_at}
+
+
+def _stored(row: InboundRow) -> dict[str, Any]:
+    return {f"in_{column}": getattr(row, column) for column in _STORED_COLUMNS}
 
 
 async def _participants(
@@ -336,7 +355,10 @@ async def _turns(
     now: datetime,
     ids: dict[str, list[int]],
 ) -> None:
-    await _store(db, [c.row for c in chosen], ids["inbound"])
+    rows = [c.row for c in chosen]
+    _number(rows, ids["inbound"])
+    if db.bind.dialect.name == "sqlite":
+        await _store(db, rows)  # PostgreSQL writes them with their outcomes
     await prefetch_turns(services, db, [c.participant for c in chosen])
     # Sessions a turn starts (a follow-up, a keyword), numbered from the block ``_seen`` took.
     numbering(db, FlowSession, len(ids["sessions"]), ids["sessions"])

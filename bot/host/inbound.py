@@ -63,6 +63,7 @@ class Received:
     inbound_id: int | None
     participant_id: int | None
     duplicate: bool
+    processed: bool = True  # False: stored, and the caller must process it (``drain``)
 
 
 async def find_participant(db: AsyncSession, channel: str, sender: str) -> Participant | None:

@@ -13,12 +13,12 @@ webhook to process one by one.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from bot.channels.base import InboundMessage
 from bot.host.batch import SenderKey, process_batch, sender_key
 from bot.host.batching import Batcher
-from bot.host.inbound import Received
+from bot.host.inbound import Received, receive
 from bot.host.services import Services
 from bot.telemetry import INBOUND_BATCH_SIZE
 
@@ -38,8 +38,9 @@ class Intake:
     _lanes: list[Batcher[InboundMessage, Received]] = field(default_factory=list)
 
     async def submit(self, message: InboundMessage) -> Received | None:
-        """The stored and processed message, or None: process it one by one yourself
-        (then call ``done``)."""
+        """The stored and processed message; one stored but not processed
+        (``processed`` False: process it yourself); or None: store and process it one by
+        one yourself. In both of the last two, call ``done`` afterwards."""
         if not self._lanes:
             self._lanes = [
                 Batcher(self._handle, self.size, "inbound-intake", self._abandoned)
@@ -62,13 +63,30 @@ class Intake:
         except Exception as exc:
             # Nothing of the batch was committed: every message goes one by one.
             log.warning("inbound batch rolled back: %s", type(exc).__name__)
-            results = [None] * len(messages)
+            results = await self._store_in_order(messages)
         self.services.outbox_wake.set()
         for message, result in zip(messages, results, strict=True):
-            if result is None:
+            if result is None or not result.processed:
                 self.busy.add(sender_key(message))
         return results
 
+    async def _store_in_order(self, messages: list[InboundMessage]) -> list[Received | None]:
+        """Each message stored on its own, in the order the batch had them; the webhooks
+        then process what was stored. Handed back unstored, their webhooks raced to store
+        them, and a person's later message could be stored, and so processed, first. A
+        message that cannot be stored now is handed back (None), as before."""
+        results: list[Received | None] = []
+        for message in messages:
+            try:
+                received = await receive(self.services, message)
+            except Exception as exc:
+                log.warning("inbound message not stored after a rollback: %s", type(exc).__name__)
+                results.append(None)
+                continue
+            results.append(replace(received, processed=received.duplicate))
+        return results
+
     def _abandoned(self, message: InboundMessage, result: Received | None) -> None:
-        if result is None:
-            self.busy.discard(sender_key(message))  # nobody is waiting to do it
+        if result is None or not result.processed:
+            # Nobody is waiting to do it: a stored message is left to the inbound sweep.
+            self.busy.discard(sender_key(message))

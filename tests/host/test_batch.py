@@ -191,14 +191,40 @@ async def test_many_participants_fall_in_few_transactions(services: Services) ->
     assert messages == 20 and taken <= 2  # the first alone, the rest together
     # One by one, a turn is a dozen statements; batched, the whole lot is a few dozen.
     # A batch: its participants; what is stored already, with blocks of ids for the
-    # messages and new sessions; the messages; sessions; histories; outcomes with when
-    # each participant last wrote (SQLite: two statements, after its BEGIN IMMEDIATE);
-    # the sessions' changes; answers; replies.
-    per_batch = 11 if services.engine.dialect.name == "sqlite" else 9
+    # messages and new sessions; sessions; histories; the messages with their outcomes and
+    # when each participant last wrote (SQLite: BEGIN IMMEDIATE first, the messages stored
+    # before the turns, then two UPDATEs); the sessions' changes; answers; replies.
+    per_batch = 11 if services.engine.dialect.name == "sqlite" else 8
     assert len(statements) == per_batch * taken, "\n".join(s[:90] for s in statements)
     async with services.sessions() as db:
         answered = await db.scalar(select(func.count()).select_from(Answer))
     assert answered == 20
+
+
+async def test_escalations_commit_with_their_batch(
+    services: Services, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A crisis and a concern among ordinary answers: the batch commits as one (on
+    PostgreSQL its messages are written after the escalations that refer to them, the
+    reference checked at commit), and each escalation names its own message."""
+    people = [await make_participant(services) for _ in range(8)]
+    for person in people:
+        await in_sleep_checkin(services, person)
+    texts = ["7"] * 8
+    texts[2], texts[5] = "I want to end my life", "I feel so alone these days"
+    services.intake = Intake(services, size=64)
+    messages = [_message(p, t) for p, t in zip(people, texts, strict=True)]
+    with caplog.at_level("WARNING", logger="bot.host.intake"):
+        results = await asyncio.gather(*(accept(services, m) for m in messages))
+    assert "inbound batch rolled back" not in caplog.text
+    async with services.sessions() as db:
+        raised = {
+            e.participant_id: e.inbound_id
+            for e in await db.scalars(select(Escalation).order_by(Escalation.id))
+        }
+    assert raised == {people[i].id: results[i].inbound_id for i in (2, 5)}, (
+        "each escalation refers to its own stored message"
+    )
 
 
 async def test_duplicates_and_strangers_in_a_batch(services: Services) -> None:
@@ -248,6 +274,38 @@ async def test_a_failing_batch_goes_one_by_one_and_loses_nothing(services: Servi
         answered = set(await db.scalars(select(Answer.participant_id)))
     assert outcomes[people[1].id] == "error"  # set aside for a person, as one by one does
     assert answered == {people[0].id, people[2].id}
+
+
+async def test_after_a_rollback_each_persons_messages_keep_their_order(
+    services: Services,
+) -> None:
+    """Two answers from one person in a batch that fails: processed one by one, still in
+    the order they arrived (their webhooks raced to store them, and the later one could
+    be stored, and so processed, first)."""
+    broken, person = await make_participant(services), await make_participant(services)
+    for who in (broken, person):
+        await in_sleep_checkin(services, who)
+    async with services.sessions() as db, db.begin():
+        session = await db.scalar(
+            select(FlowSession).where(FlowSession.participant_id == broken.id)
+        )
+        assert session is not None
+        session.state = {"engine": {"not": "a state"}}
+    services.intake = Intake(services, size=64)
+    messages = [_message(broken, "7"), _message(person, "7"), _message(person, "no")]
+    results = await asyncio.gather(*(accept(services, m) for m in messages))
+    assert all(r.inbound_id and not r.duplicate for r in results)
+    async with services.sessions() as db:
+        answers = await db.execute(
+            select(Answer.key, Answer.value)
+            .where(Answer.participant_id == person.id)
+            .order_by(Answer.id)
+        )
+        assert answers.all() == [("sleep_quality", 7), ("pain_woke", "no")]
+        stored = await db.scalars(
+            select(InboundRow.text).where(InboundRow.participant_id == person.id).order_by("id")
+        )
+        assert list(stored) == ["7", "no"]
 
 
 @pytest.mark.parametrize("raw", ["0", "-1", "many", "1001"])

@@ -23,7 +23,11 @@ class Escalation(Base):
     source: Mapped[str] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(16), default="open")  # open, claimed, resolved
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
-    inbound_id: Mapped[int | None] = mapped_column(ForeignKey("inbound_messages.id"))
+    # Checked at commit on PostgreSQL (migration 0003): the intake's batch writes its
+    # messages at the end, after the escalations its turns raised (``bot.host.batch``).
+    inbound_id: Mapped[int | None] = mapped_column(
+        ForeignKey("inbound_messages.id", deferrable=True, initially="DEFERRED")
+    )
     occurrences: Mapped[int] = mapped_column(default=1)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]

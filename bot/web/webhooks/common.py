@@ -40,10 +40,12 @@ async def accept(services: Services, message: InboundMessage) -> Received:
     together (``bot.host.intake``), else on its own."""
     if services.intake is not None:
         received = await services.intake.submit(message)
-        if received is not None:
+        if received is not None and received.processed:
             return received
         try:
-            return await accept_one(services, message)
+            if received is None:
+                return await accept_one(services, message)
+            return await process_stored(services, message, received)
         finally:
             services.intake.done(message)
     return await accept_one(services, message)
@@ -55,6 +57,13 @@ async def accept_one(services: Services, message: InboundMessage) -> Received:
     except Exception as exc:
         log_failure("inbound message not stored", exc, channel=message.channel)
         raise NotStored from exc
+    return await process_stored(services, message, received)
+
+
+async def process_stored(
+    services: Services, message: InboundMessage, received: Received
+) -> Received:
+    """Process a stored message (and any earlier one of its sender's still waiting)."""
     if received.duplicate or received.inbound_id is None:
         log.info("duplicate webhook ignored", extra={"channel": message.channel})
         return received
