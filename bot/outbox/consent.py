@@ -8,14 +8,13 @@ this is the answer (crisis, opt-out confirmation, help).
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Mapping
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.host.outbox import SENT_WITHOUT_CONSENT, may_send
 from bot.store.models import Consent, Participant
-from bot.store.statements import one_of
 
 # The simulator is a staff preview and demo, not a way to reach a person.
 CONSENTED_CHANNELS = frozenset({"sms", "whatsapp", "telegram"})
@@ -30,21 +29,6 @@ async def has_consent(db: AsyncSession, participant_id: int, channel: str) -> bo
     return bool(given)
 
 
-_CONSENTS = select(Consent.participant_id, Consent.channel, Consent.given).where(
-    one_of(Consent.participant_id, "ids")
-)
-
-
-async def consents_of(
-    db: AsyncSession, participant_ids: Collection[int]
-) -> dict[tuple[int, str], bool]:
-    """Every consent row of these participants in one query (the sender's batches)."""
-    if not participant_ids:
-        return {}
-    rows = await db.execute(_CONSENTS, {"ids": list(participant_ids)})
-    return {(r.participant_id, r.channel): bool(r.given) for r in rows}
-
-
 async def refusal(
     db: AsyncSession,
     participant: Participant,
@@ -54,7 +38,8 @@ async def refusal(
 ) -> str | None:
     """Why this message may not go to this participant on this channel, or None if it may.
 
-    ``known``: the participant's consents read beforehand (``consents_of``), if any.
+    ``known``: consents by (participant, channel) read beforehand (the sender's batch
+    reads them with its rows), if any.
     """
     if not may_send(participant, kind):
         return "participant opted out or withdrew consent"

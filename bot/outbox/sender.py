@@ -61,14 +61,14 @@ from bot.errors import ChannelError, ChannelForbidden, ChannelRateLimited, Chann
 from bot.host.audit import audit
 from bot.host.services import Services
 from bot.outbox import lanes, whatsapp
-from bot.outbox.consent import consents_of, refusal
+from bot.outbox.consent import refusal
 from bot.outbox.consequences import after_permanent_failure
 from bot.outbox.delivery import OPEN, adopt_statuses
 from bot.outbox.quiet import LastSession, deferred_until, last_sessions, needs_last_session
 from bot.outbox.slots import channel_rate, share_holds, share_limits
 from bot.store.bulk import table_of
 from bot.store.db import sqlite_busy_code
-from bot.store.models import OutboxMessage, Participant, User
+from bot.store.models import Consent, OutboxMessage, Participant, User
 from bot.store.models.channels import DeliveryStatus
 from bot.store.statements import none_of, one_of
 
@@ -307,10 +307,18 @@ async def _prepare(
     return message
 
 
-# The rows with their participants (none for a staff notification): one round trip.
+# The rows with their participants (none for a staff notification) and each one's consent
+# for the row's channel (one row a participant and channel, or none): one round trip.
 _ROWS = (
-    select(OutboxMessage, Participant)
+    select(OutboxMessage, Participant, Consent.given)
     .outerjoin(Participant, Participant.id == OutboxMessage.participant_id)
+    .outerjoin(
+        Consent,
+        and_(
+            Consent.participant_id == OutboxMessage.participant_id,
+            Consent.channel == OutboxMessage.channel,
+        ),
+    )
     .where(one_of(OutboxMessage.id, "ids"))
 )
 
@@ -318,8 +326,8 @@ _ROWS = (
 async def prepare_many(
     services: Services, claims: Sequence[tuple[int, int | None]]
 ) -> list[OutboundMessage | None]:
-    """``_prepare`` for several rows in one transaction (one commit, rows and people
-    loaded in one statement); each row gets its message, or None if it must not go.
+    """``_prepare`` for several rows in one transaction (one commit; rows, people and
+    consents read in one statement); each row gets its message, or None if it must not go.
 
     ``attempts`` is the value our claim returned: if the row was claimed again since
     (our claim went stale and another worker took it), it is no longer ours to send.
@@ -338,20 +346,21 @@ async def _prepare_in(
     ids = [row_id for row_id, _ in claims]
     rows: dict[int, OutboxMessage] = {}
     by_id: dict[int, Participant] = {}  # held, so the identity map keeps them for ``db.get``
-    for row, participant in await db.execute(_ROWS, {"ids": ids}):
+    consents: dict[tuple[int, str], bool] = {}
+    for row, participant, given in await db.execute(_ROWS, {"ids": ids}):
         rows[row.id] = row
         if participant is not None:
             by_id[participant.id] = participant
-    people = set(by_id)
+            if given is not None:
+                consents[(participant.id, row.channel)] = bool(given)
     known = Known()
-    if people:
-        held = list(by_id.values())
+    if by_id:
         unsure = {
             r.participant_id
             for r in rows.values()
             if r.participant_id in by_id and needs_last_session(by_id[r.participant_id], r)
         }
-        known = Known(await consents_of(db, people), await last_sessions(db, unsure), held)
+        known = Known(consents, await last_sessions(db, unsure), list(by_id.values()))
     return [
         await _prepare_row(services, db, rows.get(row_id), attempts, now, known)
         for row_id, attempts in claims
