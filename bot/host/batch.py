@@ -2,18 +2,20 @@
 
 Webhooks arrive together at check-in times. Processing them one transaction each
 costs a dozen statements and a commit per turn; here a batch of messages from
-different participants costs about a dozen statements in all (find and lock the
-participants, store the messages, read their sessions, histories and coaches,
-then one flush of everything the turns wrote). Each turn still goes through
-``bot.host.handling.decide``, safety screen first, exactly as one-by-one.
+different participants costs under a dozen statements in all (find and lock the
+participants, check for duplicates and take blocks of ids, read their sessions,
+histories and coaches, then write what the turns wrote, a statement per table; the
+messages are stored first on SQLite, at the end with their outcomes on PostgreSQL).
+Each turn still goes through ``bot.host.handling.decide``, safety screen first,
+exactly as one-by-one.
 
 A message is left to the one-by-one path (``None`` in the result) when its sender
 is unknown, when its participant already has a message waiting or in hand, or
 when a second message from the same participant is in the batch; the caller
 processes those after this batch has committed, so each participant's messages
 keep their order. If anything in the batch fails, the whole transaction rolls
-back and every message goes one by one (where a failing message is set aside
-for a person, as always).
+back and every message goes one by one, stored first in the batch's order
+(``bot.host.intake``); a failing message is set aside for a person, as always.
 """
 
 from __future__ import annotations

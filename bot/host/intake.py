@@ -7,7 +7,8 @@ commit, so a 2xx still means "stored and processed", and an urgent escalation is
 still stored before the webhook answers. While one batch is in the database the
 next one queues, so batches grow with the load and stay at one message when it is
 quiet. Messages the batch leaves (see ``bot.host.batch``) are handed back for the
-webhook to process one by one.
+webhook to process one by one. When a batch fails, its messages are first stored one
+by one in the batch's order, so each person's keep their order, and handed back stored.
 """
 
 from __future__ import annotations
@@ -73,18 +74,21 @@ class Intake:
     async def _store_in_order(self, messages: list[InboundMessage]) -> list[Received | None]:
         """Each message stored on its own, in the order the batch had them; the webhooks
         then process what was stored. Handed back unstored, their webhooks raced to store
-        them, and a person's later message could be stored, and so processed, first. A
-        message that cannot be stored now is handed back (None), as before."""
+        them, and a person's later message could be stored, and so processed, first.
+
+        Once a store fails (the database may be away), the rest are handed back unstored
+        (None), as before: their webhooks try at once, side by side, and answer 503 if
+        they cannot store, rather than wait here one after another."""
         results: list[Received | None] = []
         for message in messages:
             try:
                 received = await receive(self.services, message)
             except Exception as exc:
                 log.warning("inbound message not stored after a rollback: %s", type(exc).__name__)
-                results.append(None)
-                continue
+                break
+            # A duplicate was stored and processed before; a new one is left to process.
             results.append(replace(received, processed=received.duplicate))
-        return results
+        return results + [None] * (len(messages) - len(results))
 
     def _abandoned(self, message: InboundMessage, result: Received | None) -> None:
         if result is None or not result.processed:
