@@ -8,6 +8,7 @@
     python bench/inbound.py --database postgresql --serves 2 # two serve processes
     python bench/inbound.py --database sqlite --count-statements  # SQL per turn, counted
     python bench/inbound.py --database sqlite --gc-pauses  # the collector's pauses, timed
+    python bench/inbound.py --database postgresql --loop-lag  # how late the loop comes back
     python bench/inbound.py --database sqlite --rate 150 --seconds 40 --fanout 10000  # beside a burst
     python bench/inbound.py --database sqlite --rate 150 --seconds 40 --timeouts 10000  # of timeouts
     python bench/inbound.py --database sqlite --rate 50 --seconds 100 --timeouts 10000  # and their review
@@ -171,12 +172,14 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             people = [Person(pid, phone_of(i)) for i, pid in enumerate(ids)]
             await provider.ready()
             in_process = "false" if args.worker else "true"
-            if args.count_statements or args.gc_pauses:  # bench/probes/sitecustomize.py
+            if args.count_statements or args.gc_pauses or args.loop_lag:  # bench/probes
                 args.env["PYTHONPATH"] = os.pathsep.join([str(PROBES), str(ROOT)])
             if args.count_statements:
                 args.env["STATEMENTS_OUT"] = str(folder / "statements")
             if args.gc_pauses:
                 args.env["GC_PAUSES_OUT"] = str(folder / "gc")
+            if args.loop_lag:
+                args.env["LOOP_LAG_OUT"] = str(folder / "loop")
             env = env_for(db.url, provider, RUN_WORKERS_IN_PROCESS=in_process, **args.env)
             for n in range(args.serves):
                 log_name = "serve.log" if n == 0 else f"serve-{n + 1}.log"
@@ -261,6 +264,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 figures["statements"] = counted(
                     folder, len(load.accepted) + load.starts + len(people)
                 )
+            if args.loop_lag:
+                figures["loop_lag"] = loop_lag(folder, load_started, load_stopped)
             if args.gc_pauses:
                 figures["gc_pauses"] = [
                     json.loads(path.read_text()) for path in sorted(folder.glob("gc.*.json"))
@@ -330,6 +335,28 @@ def counted(folder: Path, units: int) -> dict[str, Any]:
     }
 
 
+def loop_lag(folder: Path, started: datetime, stopped: datetime) -> dict[str, Any]:
+    """How late the serve process's event loop came back to a ready timer during the
+    load (``bench/probes/probe_loop.py``): the wait of any task that was ready."""
+    lateness = sorted(
+        late
+        for path in folder.glob("loop.*.json")
+        for at, late in json.loads(path.read_text())["samples"]
+        if started.timestamp() <= at <= stopped.timestamp()
+    )
+    if not lateness:
+        return {"samples": 0}
+
+    def at(share: float) -> float:
+        return round(lateness[min(len(lateness) - 1, int(share * len(lateness)))], 2)
+
+    return {
+        "samples": len(lateness),
+        "mean_ms": round(sum(lateness) / len(lateness), 2),
+        "p50_ms": at(0.5), "p90_ms": at(0.9), "p99_ms": at(0.99), "max_ms": lateness[-1],
+    }  # fmt: skip
+
+
 def together(parts: list[dict[str, float]]) -> dict[str, float]:
     """Several serve processes' samples as one: CPU and batches summed, RSS the largest,
     the mean batch weighted by batches."""
@@ -373,6 +400,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--gc-pauses", action="store_true",
         help="time every garbage collection in the service processes (bench/probes)",
+    )  # fmt: skip
+    p.add_argument(
+        "--loop-lag", action="store_true",
+        help="how late the serve process's event loop comes back to a ready task (bench/probes)",
     )  # fmt: skip
     p.add_argument(
         "--replies", action="store_true",
