@@ -10,9 +10,10 @@ for each call pays for the building and for the walk every time; on this project
 ``one_of`` is written ``column = ANY(:list)`` on PostgreSQL, one array parameter: the
 statement's text is the same whatever the list's length, so each connection prepares it
 once. As an IN list it was a new text, and a new server-side prepare (a round trip, a
-parse and a plan), for every length on every connection of the pool: 1,307 prepares in
-one run of the inbound benchmark. SQLite keeps the IN list (no arrays; nothing to
-prepare on a server).
+parse and a plan), for every length on every connection of the pool: 1,504 prepares in
+one run of the inbound benchmark, 165 with arrays (``bench/inbound.py --database
+postgresql --count-statements``, docs/benchmarks.md, stop 31). SQLite keeps the IN list
+(no arrays; nothing to prepare on a server).
 """
 
 from __future__ import annotations
